@@ -1,0 +1,141 @@
+//! The `rollc` command line: argument parsing, loading files, and choosing renderers.
+//!
+//! Source diagnostics are data rendered by [`crate::diagnostics::render`]; the CLI's own
+//! problems (unreadable files, bad arguments) are [`CliError`]s reported through miette.
+
+mod check;
+mod explain;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub use check::CheckArgs;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the input has errors (or warnings under `--deny-warnings`).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad usage or an I/O problem.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Compile, check, plan and run fleet-wide Argo CD rollout strategies.
+#[derive(Debug, Parser)]
+#[command(name = "rollc", version, about, propagate_version = true)]
+pub struct Cli {
+    /// When to colour output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check `.rollout` files for syntax and semantic errors.
+    Check(CheckArgs),
+    /// Print the long explanation of a diagnostic code, e.g. `rollc explain R0005`.
+    Explain {
+        /// The code (`R0005`); `--list` shows every code instead.
+        code: Option<String>,
+        /// List every code with its title.
+        #[arg(long, conflicts_with = "code")]
+        list: bool,
+    },
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output written to stdout.
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+/// Errors of the CLI itself, as opposed to diagnostics about the sources it reads.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CliError {
+    /// A path given on the command line does not exist or cannot be read.
+    #[error("cannot read `{path}`: {source}")]
+    #[diagnostic(code(rollc::io), help("check that the path exists and that you may read it"))]
+    Read {
+        /// The path.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A directory held no `.rollout` files.
+    #[error("no `.rollout` files found in `{path}`")]
+    #[diagnostic(code(rollc::no_input), help("pass `.rollout` files or a directory that contains them"))]
+    NoInput {
+        /// The directory.
+        path: String,
+    },
+    /// `rollc explain` got a code that does not exist.
+    #[error("unknown diagnostic code `{code}`")]
+    #[diagnostic(code(rollc::unknown_code), help("{help}"))]
+    UnknownCode {
+        /// What was asked for.
+        code: String,
+        /// A suggestion or the list command.
+        help: String,
+    },
+    /// Writing output failed (e.g. a closed pipe).
+    #[error("cannot write output: {0}")]
+    #[diagnostic(code(rollc::io))]
+    Write(#[from] std::io::Error),
+}
+
+/// Prints a CLI error to stderr with miette.
+pub fn report(error: CliError, color: bool) {
+    let handler = if color {
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode())
+    } else {
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+    };
+    let mut out = String::new();
+    if handler.render_report(&mut out, &error).is_err() {
+        out = format!("error: {error}\n");
+    }
+    let _ = std::io::stderr().write_all(out.as_bytes());
+}
+
+/// Runs the CLI with the process arguments and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let color = cli.color.enabled();
+    let stderr_color = match cli.color {
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+        }
+        other => other.enabled(),
+    };
+    let code = match cli.command {
+        Command::Check(args) => check::run(&args, color, stderr_color),
+        Command::Explain { code, list } => explain::run(code.as_deref(), list, stderr_color),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,11 @@
+//! rollc: a compiler and runtime for fleet-wide Argo CD rollout strategies.
+//!
+//! The pipeline runs one way: [`source`] text → [`syntax`] (pest, lowering) → [`ast`] →
+//! later phases. Diagnostics are plain data ([`diagnostics`]) rendered only at the edge
+//! ([`cli`]).
+
+pub mod ast;
+pub mod cli;
+pub mod diagnostics;
+pub mod source;
+pub mod syntax;

@@ -1,0 +1,314 @@
+//! Turning pest's failure into one precise diagnostic.
+//!
+//! pest reports a position and the rules it tried there. That is enough for a generic
+//! "unexpected X; expected Y", but the common mistakes deserve better: a keyword in the wrong
+//! block, a label key with `-` outside backticks, YAML pasted into a `.rollout` file, a file
+//! that ends early. Each is recognised from the position, the text there and the enclosing
+//! block, and gets its own message, help and, where certain, a fix.
+
+use std::collections::BTreeSet;
+
+use pest::error::{Error as PestError, ErrorVariant, InputLocation};
+
+use super::Rule;
+use super::lower::{FIELD_KEYWORDS, ROLLOUT_KEYWORDS};
+use super::rules::friendly_name;
+use super::scan::{OpenBlock, enclosing_block};
+use super::suggest;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, Span, floor_char_boundary};
+
+const ITEM_KEYWORDS: &[&str] = &["rollout", "let", "template", "import", "fleet"];
+const FIELD_WORDS: &[&str] = &[
+    "select", "limit", "batch", "spread", "max", "order", "bake", "deadline", "tolerate",
+    "requeue", "gate", "window",
+];
+const ROLLOUT_WORDS: &[&str] = &["target", "defaults", "revision"];
+const SEQ_WORDS: &[&str] = &["stage", "use", "for"];
+
+/// What the parser found at the failure position.
+struct Found<'s> {
+    text: &'s str,
+    span: Span,
+    description: String,
+}
+
+fn found_at(src: &str, pos: usize) -> Found<'_> {
+    let pos = floor_char_boundary(src, pos);
+    let rest = &src[pos..];
+    let Some(first) = rest.chars().next() else {
+        return Found {
+            text: "",
+            span: Span::point(pos),
+            description: "end of file".into(),
+        };
+    };
+    let len = if first.is_ascii_alphanumeric() || first == '_' {
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len())
+    } else if first == '"' {
+        rest[1..].find('"').map_or(rest.len(), |p| p + 2)
+    } else if rest.starts_with("&&") || rest.starts_with("||") || rest.starts_with("==") || rest.starts_with("!=") {
+        2
+    } else {
+        first.len_utf8()
+    };
+    let text = &rest[..len];
+    let description = if first == '"' {
+        "a string".into()
+    } else if first == '\n' || first == '\r' {
+        "end of line".into()
+    } else {
+        format!("`{text}`")
+    };
+    Found {
+        text,
+        span: Span::new(pos, pos + len),
+        description,
+    }
+}
+
+/// The diagnostic for a pest failure on `src`.
+pub fn diagnose(file: FileId, src: &str, error: &PestError<Rule>) -> Diagnostic {
+    let pos = match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((start, _)) => start,
+    };
+    let mut expected: BTreeSet<&'static str> = BTreeSet::new();
+    if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
+        expected.extend(positives.iter().filter_map(|r| friendly_name(*r)));
+    }
+    let found = found_at(src, pos);
+    let block = enclosing_block(src, pos);
+
+    if let Some(diag) = misplaced_keyword(file, src, &found, block.as_ref()) {
+        return diag;
+    }
+    if let Some(diag) = dashed_label_key(file, src, pos) {
+        return diag;
+    }
+    if found.text == ":" {
+        return yaml_document(file, src, &found);
+    }
+    if let Some(diag) = unknown_word(file, &found, block.as_ref(), &expected) {
+        return diag;
+    }
+    generic(file, &found, &expected, block.as_ref())
+}
+
+fn expected_list(expected: &BTreeSet<&'static str>) -> String {
+    let items: Vec<&str> = expected.iter().copied().take(8).collect();
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_string(),
+        None => "something else".into(),
+    }
+}
+
+fn generic(
+    file: FileId,
+    found: &Found<'_>,
+    expected: &BTreeSet<&'static str>,
+    block: Option<&OpenBlock<'_>>,
+) -> Diagnostic {
+    let wanted = expected_list(expected);
+    let mut diag = Diagnostic::new(
+        Code::UnexpectedToken,
+        file,
+        found.span,
+        format!("unexpected {}", found.description),
+    )
+    .with_label(format!("expected {wanted}"));
+    if found.text.is_empty() {
+        if let Some(block) = block {
+            diag = diag.with_secondary(
+                Span::new(block.brace, block.brace + 1),
+                format!("this `{}` block is still open", block.head),
+            );
+        }
+        diag = diag.with_help("the file ends in the middle of a statement; finish it or remove it");
+    }
+    diag
+}
+
+/// A statement keyword where statements of its kind are not allowed.
+fn misplaced_keyword(
+    file: FileId,
+    src: &str,
+    found: &Found<'_>,
+    block: Option<&OpenBlock<'_>>,
+) -> Option<Diagnostic> {
+    let word = found.text;
+    let here = block.map_or("top", |b| block_kind(b.head));
+    let (allowed_in, help): (&[&str], String) = if ITEM_KEYWORDS.contains(&word) {
+        (&["top"], format!("`{word}` can only appear at the top level of a file"))
+    } else if FIELD_WORDS.contains(&word) || (word == "on" && followed_by(src, found, "failure")) {
+        (
+            &["stage", "defaults"],
+            format!("`{word}` is a stage field: put it inside a `stage` or `defaults` block"),
+        )
+    } else if ROLLOUT_WORDS.contains(&word) || (word == "on" && followed_by(src, found, "new")) {
+        (&["rollout"], format!("`{word}` belongs directly inside a `rollout` block"))
+    } else if SEQ_WORDS.contains(&word) {
+        (
+            &["rollout", "template", "for"],
+            format!("`{word}` belongs inside a `rollout`, `template` or `for` block"),
+        )
+    } else if word == "label" {
+        (&["fleet"], "`label` declarations belong inside a `fleet` block".to_string())
+    } else {
+        return None;
+    };
+    if allowed_in.contains(&here) {
+        return None;
+    }
+    let place = match here {
+        "top" => "at the top level".to_string(),
+        kind => format!("inside a `{kind}` block"),
+    };
+    let mut diag = Diagnostic::new(
+        Code::MisplacedKeyword,
+        file,
+        found.span,
+        format!("`{word}` cannot appear {place}"),
+    )
+    .with_label(format!("`{word}` is not allowed here"));
+    if let Some(block) = block {
+        diag = diag.with_secondary(
+            Span::new(block.brace, block.brace + 1),
+            format!("the `{}` block opened here is still open", block.head),
+        );
+        // A keyword that belongs one level up usually means the block's `}` is missing.
+        let belongs_outside = match here {
+            "stage" | "defaults" => SEQ_WORDS.contains(&word) || ROLLOUT_WORDS.contains(&word) || ITEM_KEYWORDS.contains(&word),
+            "rollout" | "template" | "fleet" | "for" => ITEM_KEYWORDS.contains(&word),
+            _ => false,
+        };
+        if belongs_outside {
+            diag = diag
+                .with_help(format!("{help}; is a `}}` missing before it?"))
+                .with_suggestion("close the open block first", Span::point(found.span.start as usize), "} ");
+            return Some(diag);
+        }
+    }
+    Some(diag.with_help(help))
+}
+
+fn followed_by(src: &str, found: &Found<'_>, word: &str) -> bool {
+    src[found.span.end as usize..].trim_start().starts_with(word)
+}
+
+fn block_kind(head: &str) -> &'static str {
+    match head {
+        "stage" => "stage",
+        "defaults" => "defaults",
+        "rollout" => "rollout",
+        "template" => "template",
+        "fleet" => "fleet",
+        "for" => "for",
+        _ => "other",
+    }
+}
+
+/// `app.kubernetes.io/part-of == ...` or `cluster-tier == ...` written without backticks.
+fn dashed_label_key(file: FileId, src: &str, pos: usize) -> Option<Diagnostic> {
+    let bytes = src.as_bytes();
+    let c = *bytes.get(pos)?;
+    if !matches!(c, b'-' | b'.' | b'/') || pos == 0 {
+        return None;
+    }
+    let key_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/');
+    if !(bytes[pos - 1].is_ascii_alphanumeric() || bytes[pos - 1] == b'_') {
+        return None;
+    }
+    let start = bytes[..pos].iter().rposition(|&b| !key_char(b)).map_or(0, |p| p + 1);
+    let end = bytes[pos..].iter().position(|&b| !key_char(b)).map_or(bytes.len(), |p| pos + p);
+    let key = &src[start..end];
+    if !key.bytes().any(|b| b.is_ascii_alphabetic()) || key.starts_with("cluster.") {
+        return None;
+    }
+    let span = Span::new(start, end);
+    Some(
+        Diagnostic::new(
+            Code::InvalidLabelKey,
+            file,
+            span,
+            format!("label key `{key}` must be written in backticks"),
+        )
+        .with_label("keys with `-`, `.` or `/` are not plain names")
+        .with_help(format!("write `` `{key}` ``"))
+        .with_suggestion("quote the key with backticks", span, format!("`{key}`")),
+    )
+}
+
+fn yaml_document(file: FileId, src: &str, found: &Found<'_>) -> Diagnostic {
+    let line_start = src[..found.span.start as usize].rfind('\n').map_or(0, |p| p + 1);
+    let key = src[line_start..found.span.start as usize].trim();
+    let key_span = Span::new(line_start + (src[line_start..].len() - src[line_start..].trim_start().len()), found.span.end as usize);
+    let mut diag = Diagnostic::new(
+        Code::YamlStyleField,
+        file,
+        key_span,
+        format!("YAML-style `{key}:` is not rollout syntax"),
+    )
+    .with_label("`key: value` is YAML");
+    diag = match suggest::closest(key, ITEM_KEYWORDS) {
+        Some(kw) => diag.with_help(format!("write `{kw} ...` without the colon")),
+        None => diag.with_help(
+            "a `.rollout` file holds `rollout`, `let`, `template`, `import` and `fleet` items; `rollc import` converts YAML rollout specs",
+        ),
+    };
+    diag
+}
+
+/// An identifier where a keyword is expected: a misspelt keyword.
+fn unknown_word(
+    file: FileId,
+    found: &Found<'_>,
+    block: Option<&OpenBlock<'_>>,
+    expected: &BTreeSet<&'static str>,
+) -> Option<Diagnostic> {
+    let word = found.text;
+    if word.is_empty() || !word.chars().next()?.is_ascii_alphabetic() {
+        return None;
+    }
+    let here = block.map_or("top", |b| block_kind(b.head));
+    let candidates: &[&str] = match here {
+        "top" => ITEM_KEYWORDS,
+        "rollout" => ROLLOUT_KEYWORDS,
+        "stage" | "defaults" => FIELD_KEYWORDS,
+        "template" | "for" => SEQ_WORDS,
+        "fleet" => &["label"],
+        _ => return None,
+    };
+    // Only when a statement was expected here, not in the middle of one.
+    let statement_expected = expected.iter().any(|e| {
+        e.starts_with("an item") || *e == "`stage`, `use` or `for`" || *e == "a stage field" || *e == "a `label` declaration"
+    });
+    if !statement_expected {
+        return None;
+    }
+    let what = match here {
+        "top" => "an item".to_string(),
+        "stage" | "defaults" => "a stage field".to_string(),
+        kind => format!("a `{kind}` statement"),
+    };
+    let mut diag = Diagnostic::new(
+        Code::UnexpectedToken,
+        file,
+        found.span,
+        format!("expected {what}, found `{word}`"),
+    )
+    .with_label(format!("not {what}"));
+    match suggest::closest(word, candidates) {
+        Some(best) => {
+            diag = diag
+                .with_help(format!("did you mean `{best}`?"))
+                .with_suggestion(format!("replace with `{best}`"), found.span, best);
+        }
+        None => {
+            diag = diag.with_help(format!("{what} starts with {}", suggest::list(candidates)));
+        }
+    }
+    Some(diag)
+}

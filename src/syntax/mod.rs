@@ -1,0 +1,62 @@
+//! The front end: source text to AST. Pre-scan ([`scan`]), pest ([`RolloutParser`]),
+//! diagnosis of pest failures ([`error`]), and lowering to the AST ([`lower`]).
+
+mod error;
+pub mod literal;
+pub mod lower;
+pub mod rules;
+pub mod scan;
+pub mod suggest;
+
+use pest::Parser as _;
+use pest_derive::Parser;
+
+use crate::ast;
+use crate::diagnostics::Diagnostic;
+use crate::source::FileId;
+
+/// The pest parser generated from `grammar/rollout.pest`.
+#[derive(Parser)]
+#[grammar = "../grammar/rollout.pest"]
+pub struct RolloutParser;
+
+/// The result of parsing one file.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The AST, when the file's structure could be read (it may still contain
+    /// [`ast::ExprKind::Error`] nodes that `diagnostics` explain).
+    pub ast: Option<ast::File>,
+    /// Every problem found, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    /// True when any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses and lowers one file. Never panics; every problem becomes a diagnostic.
+pub fn parse(file: FileId, src: &str) -> Parsed {
+    let structural = scan::scan(file, src);
+    if !structural.is_empty() {
+        return Parsed {
+            ast: None,
+            diagnostics: structural,
+        };
+    }
+    match RolloutParser::parse(Rule::file, src) {
+        Err(err) => Parsed {
+            ast: None,
+            diagnostics: vec![error::diagnose(file, src, &err)],
+        },
+        Ok(mut pairs) => {
+            let lower = lower::Lower::new(file, src);
+            let ast = pairs.next().map(|pair| lower.file(pair));
+            let mut diagnostics = lower.finish();
+            diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
+            Parsed { ast, diagnostics }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! "Did you mean" for syntax: keyword aliases from YAML-based rollout tools and edit distance.
+
+/// Field names of other rollout tools (and common words) mapped to our keyword.
+/// Compared case-insensitively, ignoring `_` and `-`.
+const ALIASES: &[(&str, &str)] = &[
+    ("maxunavailable", "batch"),
+    ("maxupdate", "batch"),
+    ("maxconcurrency", "batch"),
+    ("concurrency", "batch"),
+    ("parallelism", "batch"),
+    ("batchsize", "batch"),
+    ("maxclusters", "limit"),
+    ("topologykey", "spread by"),
+    ("spread", "spread by"),
+    ("spreadby", "spread by"),
+    ("sortinglabelkey", "order by"),
+    ("order", "order by"),
+    ("orderby", "order by"),
+    ("selector", "select"),
+    ("clusters", "select"),
+    ("matchlabels", "select"),
+    ("bake", "bake"),
+    ("baketime", "bake"),
+    ("soak", "bake"),
+    ("soaktime", "bake"),
+    ("wait", "bake"),
+    ("minsuccesstime", "bake each"),
+    ("bakeeach", "bake each"),
+    ("progressdeadline", "deadline"),
+    ("timeout", "deadline"),
+    ("maxfailures", "tolerate"),
+    ("failurebudget", "tolerate"),
+    ("maxinflight", "max in flight"),
+    ("requeue", "requeue"),
+    ("onfailure", "on failure"),
+    ("failurepolicy", "on failure"),
+    ("stages", "stage"),
+    ("steps", "stage"),
+    ("step", "stage"),
+    ("sourceref", "target"),
+    ("target", "target"),
+    ("defaults", "defaults"),
+];
+
+fn normalise(word: &str) -> String {
+    word.chars()
+        .filter(|c| *c != '_' && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The keyword among `keywords` that `word` means: an exact keyword (`batch:`), a known alias
+/// (`maxUnavailable`), or a close misspelling (`bacth`).
+pub fn field_for_alias(word: &str, keywords: &[&'static str]) -> Option<&'static str> {
+    let norm = normalise(word);
+    if let Some(k) = keywords.iter().find(|k| normalise(k) == norm) {
+        return Some(k);
+    }
+    if let Some((_, k)) = ALIASES.iter().find(|(alias, _)| *alias == norm) {
+        if let Some(k) = keywords.iter().find(|kw| *kw == k) {
+            return Some(k);
+        }
+    }
+    closest(word, keywords)
+}
+
+/// The candidate closest to `word`, if it is close enough to be a plausible typo.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::normalized_damerau_levenshtein(word, c), *c))
+        .filter(|(score, _)| *score >= 0.6)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// `` `a`, `b` or `c` ``.
+pub fn list(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::lower::FIELD_KEYWORDS;
+
+    #[test]
+    fn aliases_and_typos() {
+        assert_eq!(field_for_alias("maxUnavailable", FIELD_KEYWORDS), Some("batch"));
+        assert_eq!(field_for_alias("topologyKey", FIELD_KEYWORDS), Some("spread by"));
+        assert_eq!(field_for_alias("bacth", FIELD_KEYWORDS), Some("batch"));
+        assert_eq!(field_for_alias("zzz", FIELD_KEYWORDS), None);
+        assert_eq!(list(&["a", "b", "c"]), "`a`, `b` or `c`");
+    }
+}
