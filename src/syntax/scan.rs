@@ -33,6 +33,9 @@ pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
     let mut stack: Vec<Open> = Vec::new();
     let mut matched: Vec<Matched> = Vec::new();
     let mut not_run = 0usize;
+    // After an unterminated string the bracket structure is unreliable (the string may have
+    // swallowed a bracket), so only further unterminated strings are reported.
+    let mut unterminated_seen = false;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -49,6 +52,7 @@ pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
                 }
                 Err(eol) => {
                     diags.push(unterminated(file, src, i, eol));
+                    unterminated_seen = true;
                     i = eol;
                     continue;
                 }
@@ -64,6 +68,7 @@ pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
                     return diags;
                 }
             }
+            b'}' | b')' | b']' if unterminated_seen => {}
             b'}' | b')' | b']' => {
                 not_run = 0;
                 let want = opener_of(b);
@@ -133,7 +138,7 @@ pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
         }
         i += 1;
     }
-    if !diags.is_empty() {
+    if unterminated_seen {
         return diags;
     }
     if let Some(outer) = stack.first() {
@@ -217,10 +222,6 @@ fn unterminated(file: FileId, src: &str, start: usize, eol: usize) -> Diagnostic
         format!("unterminated {what}"),
     )
     .with_label(format!("this {what} is never closed"))
-    .with_secondary(
-        Span::new(start, start + 1),
-        format!("the {what} starts here"),
-    )
     .with_help(format!(
         "close it with `{quote}` before the end of the line: {what}s cannot span lines"
     ))
