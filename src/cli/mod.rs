@@ -73,7 +73,7 @@ impl ColorChoice {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CliError {
     /// A path given on the command line does not exist or cannot be read.
-    #[error("cannot read `{path}`: {source}")]
+    #[error("cannot read `{path}`")]
     #[diagnostic(code(rollc::io), help("check that the path exists and that you may read it"))]
     Read {
         /// The path.
