@@ -18,6 +18,37 @@ use super::suggest;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span, floor_char_boundary};
 
+/// Rules that start an operand; "expected" lists name them together as "a value".
+const PRIMARY_RULES: &[Rule] = &[
+    Rule::paren,
+    Rule::list,
+    Rule::window_lit,
+    Rule::has,
+    Rule::kw_all,
+    Rule::boolean,
+    Rule::string,
+    Rule::number,
+    Rule::cluster_attr,
+    Rule::backtick_key,
+    Rule::ident,
+    Rule::op_not,
+    Rule::op_bang,
+];
+
+/// Binary operators; expected after a complete operand.
+const INFIX_RULES: &[Rule] = &[
+    Rule::op_or,
+    Rule::op_and,
+    Rule::op_oror,
+    Rule::op_andand,
+    Rule::op_eq,
+    Rule::op_ne,
+    Rule::op_assign,
+    Rule::op_not_in,
+    Rule::op_in,
+    Rule::op_matches,
+];
+
 const ITEM_KEYWORDS: &[&str] = &["rollout", "let", "template", "import", "fleet"];
 const FIELD_WORDS: &[&str] = &[
     "select", "limit", "batch", "spread", "max", "order", "bake", "deadline", "tolerate",
@@ -75,11 +106,35 @@ pub fn diagnose(file: FileId, src: &str, error: &PestError<Rule>) -> Diagnostic 
         InputLocation::Span((start, _)) => start,
     };
     let mut expected: BTreeSet<&'static str> = BTreeSet::new();
+    let mut wants_value = false;
+    let mut wants_operator = false;
     if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
-        expected.extend(positives.iter().filter_map(|r| friendly_name(*r)));
+        for &rule in positives {
+            if PRIMARY_RULES.contains(&rule) {
+                wants_value = true;
+            } else if INFIX_RULES.contains(&rule) {
+                wants_operator = true;
+            } else {
+                expected.extend(friendly_name(rule));
+            }
+        }
+    }
+    if wants_value {
+        // `has`, `window` and `all` start operands too; "a value" already covers them.
+        for word in ["`has`", "`window`", "`all`", "an expression"] {
+            expected.remove(word);
+        }
+        expected.insert("a value");
     }
     let found = found_at(src, pos);
     let block = enclosing_block(src, pos);
+
+    if wants_operator {
+        if let Some(diag) = missing_separator(file, src, pos, &found) {
+            return diag;
+        }
+        expected.insert("an operator (`==`, `in`, `and`, ...)");
+    }
 
     if let Some(diag) = misplaced_keyword(file, src, &found, block.as_ref()) {
         return diag;
@@ -138,21 +193,37 @@ fn misplaced_keyword(
     found: &Found<'_>,
     block: Option<&OpenBlock<'_>>,
 ) -> Option<Diagnostic> {
-    let word = found.text;
     let here = block.map_or("top", |b| block_kind(b.head));
+    // `on failure` and `on new revision` fail at their second word, after `on` matched.
+    let (word, span, after_on) = match (previous_word(src, found.span.start as usize), found.text) {
+        (Some((prev, start)), second @ ("failure" | "new")) if prev == "on" => {
+            ("on", Span::new(start, found.span.end as usize), second)
+        }
+        _ => (found.text, found.span, ""),
+    };
+    let shown = match after_on {
+        "failure" => "on failure",
+        "new" => "on new revision",
+        _ => word,
+    };
+    let found = &Found {
+        text: word,
+        span,
+        description: format!("`{word}`"),
+    };
     let (allowed_in, help): (&[&str], String) = if ITEM_KEYWORDS.contains(&word) {
-        (&["top"], format!("`{word}` can only appear at the top level of a file"))
-    } else if FIELD_WORDS.contains(&word) || (word == "on" && followed_by(src, found, "failure")) {
+        (&["top"], format!("`{shown}` can only appear at the top level of a file"))
+    } else if FIELD_WORDS.contains(&word) || (word == "on" && after_on == "failure") {
         (
             &["stage", "defaults"],
-            format!("`{word}` is a stage field: put it inside a `stage` or `defaults` block"),
+            format!("`{shown}` is a stage field: put it inside a `stage` or `defaults` block"),
         )
-    } else if ROLLOUT_WORDS.contains(&word) || (word == "on" && followed_by(src, found, "new")) {
-        (&["rollout"], format!("`{word}` belongs directly inside a `rollout` block"))
+    } else if ROLLOUT_WORDS.contains(&word) || (word == "on" && after_on == "new") {
+        (&["rollout"], format!("`{shown}` belongs directly inside a `rollout` block"))
     } else if SEQ_WORDS.contains(&word) {
         (
             &["rollout", "template", "for"],
-            format!("`{word}` belongs inside a `rollout`, `template` or `for` block"),
+            format!("`{shown}` belongs inside a `rollout`, `template` or `for` block"),
         )
     } else if word == "label" {
         (&["fleet"], "`label` declarations belong inside a `fleet` block".to_string())
@@ -170,9 +241,9 @@ fn misplaced_keyword(
         Code::MisplacedKeyword,
         file,
         found.span,
-        format!("`{word}` cannot appear {place}"),
+        format!("`{shown}` cannot appear {place}"),
     )
-    .with_label(format!("`{word}` is not allowed here"));
+    .with_label(format!("`{shown}` is not allowed here"));
     if let Some(block) = block {
         diag = diag.with_secondary(
             Span::new(block.brace, block.brace + 1),
@@ -194,8 +265,39 @@ fn misplaced_keyword(
     Some(diag.with_help(help))
 }
 
-fn followed_by(src: &str, found: &Found<'_>, word: &str) -> bool {
-    src[found.span.end as usize..].trim_start().starts_with(word)
+fn previous_word(src: &str, offset: usize) -> Option<(&str, usize)> {
+    let before = src[..offset].trim_end();
+    let start = before
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |p| p + 1);
+    (start < before.len()).then(|| (&before[start..], start))
+}
+
+/// A complete operand followed by another one inside `[...]` or `(...)`: a missing comma.
+fn missing_separator(file: FileId, src: &str, pos: usize, found: &Found<'_>) -> Option<Diagnostic> {
+    let (open, byte) = innermost_bracket(src, pos)?;
+    let (what, close) = match byte {
+        b'[' => ("list", ']'),
+        b'(' => ("argument list", ')'),
+        _ => return None,
+    };
+    let before = src[..pos].trim_end().len();
+    Some(
+        Diagnostic::new(
+            Code::UnexpectedToken,
+            file,
+            found.span,
+            format!("expected `,` or `{close}` in {what}, found {}", found.description),
+        )
+        .with_label("missing `,` before this?")
+        .with_secondary(Span::new(open, open + 1), format!("the {what} opens here"))
+        .with_help(format!("separate the elements with commas and close the {what} with `{close}`"))
+        .with_suggestion("insert `,`", Span::point(before), ","),
+    )
+}
+
+fn innermost_bracket(src: &str, pos: usize) -> Option<(usize, u8)> {
+    super::scan::innermost_open(src, pos).map(|o| (o, src.as_bytes()[o]))
 }
 
 fn block_kind(head: &str) -> &'static str {

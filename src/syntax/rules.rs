@@ -130,7 +130,7 @@ pub fn friendly_name(rule: Rule) -> Option<&'static str> {
         date_range | date => "a date (`2026-12-24`)",
         time_range | clock => "a time range (`09:00-17:00`)",
         day_list | day_range | day => "a day of the week (`Mon`…`Sun`)",
-        expr => "an expression",
+        expr => "a value",
         op_not | op_bang => "`not`",
         op_or | op_oror => "`or`",
         op_and | op_andand => "`and`",

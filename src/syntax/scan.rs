@@ -347,6 +347,29 @@ pub struct OpenBlock<'s> {
 /// The innermost `{` still open at `offset`, skipping strings and comments.
 pub fn enclosing_block(src: &str, offset: usize) -> Option<OpenBlock<'_>> {
     let bytes = src.as_bytes();
+    let stack = open_brackets(src, offset);
+    let brace = *stack.iter().rev().find(|&&o| bytes[o] == b'{')?;
+    let line_start = bytes[..brace]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let word_start = line_start + indent_of(bytes, brace);
+    let word_end = word_end(bytes, word_start);
+    Some(OpenBlock {
+        brace,
+        head: &src[word_start..word_end],
+        head_span: Span::new(word_start, word_end),
+    })
+}
+
+/// The offset of the innermost bracket of any kind still open at `offset`.
+pub fn innermost_open(src: &str, offset: usize) -> Option<usize> {
+    open_brackets(src, offset).last().copied()
+}
+
+/// Offsets of the brackets open at `offset`, outermost first, skipping strings and comments.
+fn open_brackets(src: &str, offset: usize) -> Vec<usize> {
+    let bytes = src.as_bytes();
     let mut stack = Vec::new();
     let mut i = 0;
     let end = offset.min(bytes.len());
@@ -371,16 +394,5 @@ pub fn enclosing_block(src: &str, offset: usize) -> Option<OpenBlock<'_>> {
         }
         i += 1;
     }
-    let brace = *stack.iter().rev().find(|&&o| bytes[o] == b'{')?;
-    let line_start = bytes[..brace]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let word_start = line_start + indent_of(bytes, brace);
-    let word_end = word_end(bytes, word_start);
-    Some(OpenBlock {
-        brace,
-        head: &src[word_start..word_end],
-        head_span: Span::new(word_start, word_end),
-    })
+    stack
 }
