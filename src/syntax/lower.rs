@@ -1067,14 +1067,14 @@ impl<'s> Lower<'s> {
         match literal::classify_number(text) {
             Ok(kind) => kind,
             Err(err) => {
-                let code = match err.kind {
-                    LiteralErrorKind::Duration => Code::InvalidDuration,
-                    LiteralErrorKind::Percent => Code::InvalidPercent,
-                    LiteralErrorKind::Number => Code::InvalidNumber,
+                let (code, label) = match err.kind {
+                    LiteralErrorKind::Duration => (Code::InvalidDuration, "not a valid duration"),
+                    LiteralErrorKind::Percent => (Code::InvalidPercent, "not a whole percentage from 0% to 100%"),
+                    LiteralErrorKind::Number => (Code::InvalidNumber, "not a valid number"),
                 };
                 let mut diag = self
                     .diag(code, span, err.message)
-                    .with_label("cannot read this")
+                    .with_label(label)
                     .with_help(err.help);
                 if let Some(fixed) = err.replacement {
                     diag = diag.with_suggestion(format!("replace with `{fixed}`"), span, fixed);
