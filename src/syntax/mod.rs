@@ -12,8 +12,8 @@ use pest::Parser as _;
 use pest_derive::Parser;
 
 use crate::ast;
-use crate::diagnostics::Diagnostic;
-use crate::source::FileId;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, MAX_SOURCE_LEN, Span};
 
 /// The pest parser generated from `grammar/rollout.pest`.
 #[derive(Parser)]
@@ -39,6 +39,19 @@ impl Parsed {
 
 /// Parses and lowers one file. Never panics; every problem becomes a diagnostic.
 pub fn parse(file: FileId, src: &str) -> Parsed {
+    if src.len() > MAX_SOURCE_LEN {
+        let diag = Diagnostic::new(
+            Code::FileTooLarge,
+            file,
+            Span::point(0),
+            format!("source is {} bytes, more than the {MAX_SOURCE_LEN} bytes rollc reads", src.len()),
+        )
+        .with_help("split the strategy into several files joined with `import`");
+        return Parsed {
+            ast: None,
+            diagnostics: vec![diag],
+        };
+    }
     let structural = scan::scan(file, src);
     if !structural.is_empty() {
         return Parsed {
