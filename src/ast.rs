@@ -538,7 +538,7 @@ pub enum CompareOp {
 }
 
 /// A cluster attribute usable in selectors and `order by`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClusterAttr {
     /// `cluster.name`
@@ -567,6 +567,13 @@ pub enum ExprKind {
     List(Vec<Expr>),
     /// A name: a `let`, parameter or loop variable.
     Name(Ident),
+    /// `module.name`: a `let` of a module imported with an alias.
+    Qualified {
+        /// The module alias.
+        module: Ident,
+        /// The name inside the module.
+        name: Ident,
+    },
     /// `` `topology.kubernetes.io/zone` ``: a label key that is not an identifier.
     Key(LabelKey),
     /// `cluster.name`, `cluster.server`

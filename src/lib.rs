@@ -5,7 +5,12 @@
 //! ([`cli`]).
 
 pub mod ast;
+pub mod check;
 pub mod cli;
 pub mod diagnostics;
+pub mod hir;
+pub mod resolve;
 pub mod source;
+pub mod stdlib;
 pub mod syntax;
+pub mod types;

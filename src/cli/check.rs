@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::{CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, report};
-use crate::diagnostics::{Code, Diagnostic, Severity, render};
-use crate::source::{FileId, MAX_SOURCE_LEN, SourceMap, Span};
-use crate::syntax;
+use crate::check::Root;
+use crate::diagnostics::{Severity, render};
+use crate::resolve::FileSystem;
 
 /// Arguments of `rollc check`.
 #[derive(Debug, Args)]
@@ -39,18 +39,18 @@ pub enum Format {
 
 pub(super) fn run(args: &CheckArgs, color: bool, stderr_color: bool) -> u8 {
     let mut io_failed = false;
-    let roots = if args.paths.is_empty() {
+    let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         args.paths.clone()
     };
-    let mut files = Vec::new();
-    for root in &roots {
-        match collect(root, &mut files) {
-            Ok(0) if root.is_dir() => {
+    let mut roots = Vec::new();
+    for path in &paths {
+        match collect(path, &mut roots) {
+            Ok(0) if path.is_dir() => {
                 report(
                     CliError::NoInput {
-                        path: root.display().to_string(),
+                        path: path.display().to_string(),
                     },
                     stderr_color,
                 );
@@ -64,23 +64,20 @@ pub(super) fn run(args: &CheckArgs, color: bool, stderr_color: bool) -> u8 {
         }
     }
 
-    let mut sources = SourceMap::new();
-    let mut diagnostics = Vec::new();
-    for path in &files {
-        match load(path, &mut sources) {
-            Ok((id, problem)) => match problem {
-                Some(diag) => diagnostics.push(diag),
-                None => {
-                    let parsed = syntax::parse(id, sources.get(id).text());
-                    diagnostics.extend(parsed.diagnostics);
-                }
+    let checked = crate::check::check(&FileSystem, &roots);
+    for (path, source) in checked.unreadable {
+        report(
+            CliError::Read {
+                path: path.display().to_string(),
+                source,
             },
-            Err(err) => {
-                report(err, stderr_color);
-                io_failed = true;
-            }
-        }
+            stderr_color,
+        );
+        io_failed = true;
     }
+    let sources = checked.sources;
+    let diagnostics = checked.diagnostics;
+    let files = roots;
 
     let text = match args.format {
         Format::Human => {
@@ -125,17 +122,25 @@ pub(super) fn run(args: &CheckArgs, color: bool, stderr_color: bool) -> u8 {
 }
 
 /// Adds `path` (a file) or the `*.rollout` files under it (a directory), sorted, to `out`.
-/// Returns how many were added.
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<usize, CliError> {
+/// A directory is the tree its files' imports must stay in; a file's own directory is its
+/// tree. Returns how many were added.
+fn collect(path: &Path, out: &mut Vec<Root>) -> Result<usize, CliError> {
+    let meta = std::fs::metadata(path).map_err(|source| CliError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        out.push(Root::file(path));
+        return Ok(1);
+    }
+    collect_dir(path, path, out)
+}
+
+fn collect_dir(path: &Path, tree: &Path, out: &mut Vec<Root>) -> Result<usize, CliError> {
     let read_err = |source| CliError::Read {
         path: path.display().to_string(),
         source,
     };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
-    if !meta.is_dir() {
-        out.push(path.to_path_buf());
-        return Ok(1);
-    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
         .map_err(read_err)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -151,53 +156,14 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<usize, CliError> {
             continue;
         }
         if entry.is_dir() {
-            added += collect(&entry, out)?;
+            added += collect_dir(&entry, tree, out)?;
         } else if entry.extension().is_some_and(|e| e == "rollout") {
-            out.push(entry);
+            out.push(Root {
+                path: entry,
+                tree: tree.to_path_buf(),
+            });
             added += 1;
         }
     }
     Ok(added)
-}
-
-/// Reads a file into the source map. A file that cannot be a source (not UTF-8, too large)
-/// is still registered, with a diagnostic instead of a parse.
-fn load(path: &Path, sources: &mut SourceMap) -> Result<(FileId, Option<Diagnostic>), CliError> {
-    let name = path.display().to_string();
-    let read_err = |source| CliError::Read {
-        path: name.clone(),
-        source,
-    };
-    let len = std::fs::metadata(path).map_err(read_err)?.len();
-    if len > MAX_SOURCE_LEN as u64 {
-        let id = sources.add(name.clone(), String::new());
-        let diag = Diagnostic::new(
-            Code::FileTooLarge,
-            id,
-            Span::point(0),
-            format!("file is {len} bytes, more than the {MAX_SOURCE_LEN} bytes rollc reads"),
-        )
-        .with_help("split the strategy into several files joined with `import`");
-        return Ok((id, Some(diag)));
-    }
-    let bytes = std::fs::read(path).map_err(read_err)?;
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok((sources.add(name, text), None)),
-        Err(err) => {
-            let valid = err.utf8_error().valid_up_to();
-            let bad_len = err.utf8_error().error_len().unwrap_or(1);
-            let text = String::from_utf8_lossy(err.as_bytes()).into_owned();
-            // The lossy text has the same bytes up to `valid`, then U+FFFD (3 bytes).
-            let id = sources.add(name, text);
-            let diag = Diagnostic::new(
-                Code::NotUtf8,
-                id,
-                Span::new(valid, valid + "\u{FFFD}".len()),
-                format!("file is not valid UTF-8: byte {valid} starts an invalid sequence of {bad_len} byte{}", if bad_len == 1 { "" } else { "s" }),
-            )
-            .with_label("invalid UTF-8 here")
-            .with_help("save the file as UTF-8; `.rollout` files are always UTF-8 text");
-            Ok((id, Some(diag)))
-        }
-    }
 }

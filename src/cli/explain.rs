@@ -13,7 +13,9 @@ pub(super) fn run(code: Option<&str>, list: bool, stderr_color: bool) -> u8 {
             None => {
                 let ids: Vec<&str> = Code::ALL.iter().map(|c| c.id()).collect();
                 let help = match suggest::closest(&id.to_ascii_uppercase(), &ids) {
-                    Some(best) => format!("did you mean `{best}`? `rollc explain --list` shows every code"),
+                    Some(best) => {
+                        format!("did you mean `{best}`? `rollc explain --list` shows every code")
+                    }
                     None => "`rollc explain --list` shows every code".to_string(),
                 };
                 report(
@@ -32,7 +34,11 @@ pub(super) fn run(code: Option<&str>, list: bool, stderr_color: bool) -> u8 {
             .collect(),
     };
     let mut out = std::io::stdout().lock();
-    let text = if text.ends_with('\n') { text } else { text + "\n" };
+    let text = if text.ends_with('\n') {
+        text
+    } else {
+        text + "\n"
+    };
     match out.write_all(text.as_bytes()) {
         Ok(()) => EXIT_OK,
         Err(err) => {

@@ -74,7 +74,10 @@ impl ColorChoice {
 pub enum CliError {
     /// A path given on the command line does not exist or cannot be read.
     #[error("cannot read `{path}`")]
-    #[diagnostic(code(rollc::io), help("check that the path exists and that you may read it"))]
+    #[diagnostic(
+        code(rollc::io),
+        help("check that the path exists and that you may read it")
+    )]
     Read {
         /// The path.
         path: String,
@@ -83,7 +86,10 @@ pub enum CliError {
     },
     /// A directory held no `.rollout` files.
     #[error("no `.rollout` files found in `{path}`")]
-    #[diagnostic(code(rollc::no_input), help("pass `.rollout` files or a directory that contains them"))]
+    #[diagnostic(
+        code(rollc::no_input),
+        help("pass `.rollout` files or a directory that contains them")
+    )]
     NoInput {
         /// The directory.
         path: String,
@@ -123,7 +129,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return ExitCode::from(if err.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
         }
     };
     let color = cli.color.enabled();

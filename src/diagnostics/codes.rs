@@ -86,6 +86,89 @@ codes! {
     ChainedComparison = "R0020", Error, "chained comparison";
     /// A file larger than the compiler accepts.
     FileTooLarge = "R0021", Error, "file too large";
+
+    /// An imported file does not exist or is not a `./` or `../` path.
+    ImportNotFound = "R0101", Error, "import not found";
+    /// An import leaves the directory tree being checked, or is absolute.
+    ImportEscapes = "R0102", Error, "import outside the checked tree";
+    /// Files import each other in a cycle.
+    ImportCycle = "R0103", Error, "import cycle";
+    /// `std/NAME` names no stdlib module.
+    UnknownStdModule = "R0104", Error, "unknown stdlib module";
+    /// A name that nothing defines.
+    UnknownName = "R0105", Error, "unknown name";
+    /// Two definitions of one name in one scope.
+    DuplicateDefinition = "R0106", Error, "duplicate definition";
+    /// A definition hides another of the same name.
+    Shadowing = "R0107", Warning, "shadowed name";
+    /// A template or `let` that refers to itself, directly or not.
+    Recursion = "R0108", Error, "recursive definition";
+    /// Template arguments that do not fit its parameters.
+    TemplateArguments = "R0109", Error, "wrong template arguments";
+    /// An import path with `${...}`, or an unusable alias.
+    InvalidImport = "R0110", Error, "invalid import";
+
+    /// A value of the wrong type.
+    TypeMismatch = "R0201", Error, "type mismatch";
+    /// A value outside the range its field allows.
+    OutOfRange = "R0202", Error, "value out of range";
+    /// A time zone that is not in the IANA database.
+    UnknownTimeZone = "R0203", Error, "unknown time zone";
+    /// `deadline` not longer than `bake each`.
+    DeadlineTooShort = "R0204", Error, "deadline shorter than bake each";
+    /// A URL that cannot be parsed or is not http(s).
+    InvalidUrl = "R0205", Error, "invalid URL";
+    /// A stage with no `select`, in itself or in `defaults`.
+    MissingSelect = "R0206", Error, "stage selects nothing";
+    /// A rollout without `target`.
+    MissingTarget = "R0207", Error, "missing target";
+    /// A rollout statement that may appear once, written twice.
+    DuplicateStatement = "R0208", Error, "duplicate statement";
+    /// A type name that does not exist.
+    UnknownType = "R0209", Error, "unknown type";
+    /// `${name}` of a value that is not text.
+    InvalidInterpolation = "R0210", Error, "invalid interpolation";
+
+    /// A label key the fleet schema does not declare.
+    UnknownLabel = "R0250", Error, "unknown label key";
+    /// A label value the fleet schema does not allow.
+    UnknownLabelValue = "R0251", Error, "unknown label value";
+    /// The same label declared twice.
+    DuplicateLabel = "R0252", Error, "duplicate label declaration";
+
+    /// Two stages of a rollout with one name.
+    DuplicateStage = "R0301", Error, "duplicate stage name";
+    /// Two rollouts with one name.
+    DuplicateRollout = "R0302", Error, "duplicate rollout name";
+    /// A selector no cluster can match.
+    UnsatisfiableSelector = "R0303", Error, "unsatisfiable selector";
+    /// A stage whose clusters earlier stages already take.
+    UnreachableStage = "R0304", Warning, "stage can never select anything";
+    /// A `limit` larger than the clusters the stage can match.
+    LimitTooLarge = "R0305", Warning, "limit larger than the selection";
+    /// A requeue selector that matches every cluster the stage selects.
+    RequeueEverything = "R0306", Warning, "requeue matches the whole stage";
+    /// A webhook gate over plain `http`.
+    InsecureWebhook = "R0307", Error, "webhook is not https";
+    /// A metric gate with an empty query.
+    EmptyQuery = "R0308", Error, "empty metric query";
+    /// A rollout without stages.
+    NoStages = "R0309", Warning, "rollout has no stages";
+    /// An approval gate on the last stage gates nothing.
+    TrailingApproval = "R0310", Warning, "approval after the last stage";
+
+    /// Clusters no stage selects.
+    UncoveredClusters = "R0401", Warning, "clusters no stage selects";
+    /// Clusters two stages select.
+    OverlappingStages = "R0402", Warning, "clusters selected by two stages";
+    /// A stage that selects no cluster of the fleet.
+    EmptyStage = "R0403", Warning, "stage selects no cluster";
+    /// Label values in the fleet that the schema does not list.
+    FleetOutsideSchema = "R0404", Warning, "fleet label outside the schema";
+    /// A stage's counts after rounding, for review.
+    StageCounts = "R0405", Note, "stage counts after rounding";
+    /// A fleet file that cannot be read as an inventory.
+    InvalidFleet = "R0406", Error, "invalid fleet file";
 }
 
 impl Code {

@@ -133,6 +133,22 @@ impl Diagnostic {
         self
     }
 
+    /// Adds a secondary label in another file (e.g. a definition in an imported module).
+    pub fn with_secondary_in(
+        mut self,
+        file: FileId,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        self.labels.push(Label {
+            style: LabelStyle::Secondary,
+            file,
+            span,
+            message: message.into(),
+        });
+        self
+    }
+
     /// Sets the help text.
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());

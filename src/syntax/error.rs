@@ -30,6 +30,7 @@ const PRIMARY_RULES: &[Rule] = &[
     Rule::number,
     Rule::cluster_attr,
     Rule::backtick_key,
+    Rule::qualified,
     Rule::ident,
     Rule::op_not,
     Rule::op_bang,
@@ -79,14 +80,18 @@ fn found_at(src: &str, pos: usize) -> Found<'_> {
             .unwrap_or(rest.len())
     } else if first == '"' {
         rest[1..].find('"').map_or(rest.len(), |p| p + 2)
-    } else if rest.starts_with("&&") || rest.starts_with("||") || rest.starts_with("==") || rest.starts_with("!=") {
+    } else if rest.starts_with("&&")
+        || rest.starts_with("||")
+        || rest.starts_with("==")
+        || rest.starts_with("!=")
+    {
         2
     } else {
         first.len_utf8()
     };
     let text = &rest[..len];
     let description = if first == '"' {
-        "a string".into()
+        format!("string {text}")
     } else if first == '\n' || first == '\r' {
         "end of line".into()
     } else {
@@ -212,21 +217,30 @@ fn misplaced_keyword(
         description: format!("`{word}`"),
     };
     let (allowed_in, help): (&[&str], String) = if ITEM_KEYWORDS.contains(&word) {
-        (&["top"], format!("`{shown}` can only appear at the top level of a file"))
+        (
+            &["top"],
+            format!("`{shown}` can only appear at the top level of a file"),
+        )
     } else if FIELD_WORDS.contains(&word) || (word == "on" && after_on == "failure") {
         (
             &["stage", "defaults"],
             format!("`{shown}` is a stage field: put it inside a `stage` or `defaults` block"),
         )
     } else if ROLLOUT_WORDS.contains(&word) || (word == "on" && after_on == "new") {
-        (&["rollout"], format!("`{shown}` belongs directly inside a `rollout` block"))
+        (
+            &["rollout"],
+            format!("`{shown}` belongs directly inside a `rollout` block"),
+        )
     } else if SEQ_WORDS.contains(&word) {
         (
             &["rollout", "template", "for"],
             format!("`{shown}` belongs inside a `rollout`, `template` or `for` block"),
         )
     } else if word == "label" {
-        (&["fleet"], "`label` declarations belong inside a `fleet` block".to_string())
+        (
+            &["fleet"],
+            "`label` declarations belong inside a `fleet` block".to_string(),
+        )
     } else {
         return None;
     };
@@ -251,14 +265,22 @@ fn misplaced_keyword(
         );
         // A keyword that belongs one level up usually means the block's `}` is missing.
         let belongs_outside = match here {
-            "stage" | "defaults" => SEQ_WORDS.contains(&word) || ROLLOUT_WORDS.contains(&word) || ITEM_KEYWORDS.contains(&word),
+            "stage" | "defaults" => {
+                SEQ_WORDS.contains(&word)
+                    || ROLLOUT_WORDS.contains(&word)
+                    || ITEM_KEYWORDS.contains(&word)
+            }
             "rollout" | "template" | "fleet" | "for" => ITEM_KEYWORDS.contains(&word),
             _ => false,
         };
         if belongs_outside {
             diag = diag
                 .with_help(format!("{help}; is a `}}` missing before it?"))
-                .with_suggestion("close the open block first", Span::point(found.span.start as usize), "} ");
+                .with_suggestion(
+                    "close the open block first",
+                    Span::point(found.span.start as usize),
+                    "} ",
+                );
             return Some(diag);
         }
     }
@@ -287,11 +309,16 @@ fn missing_separator(file: FileId, src: &str, pos: usize, found: &Found<'_>) -> 
             Code::UnexpectedToken,
             file,
             found.span,
-            format!("expected `,` or `{close}` in {what}, found {}", found.description),
+            format!(
+                "expected `,` or `{close}` in {what}, found {}",
+                found.description
+            ),
         )
         .with_label("missing `,` before this?")
         .with_secondary(Span::new(open, open + 1), format!("the {what} opens here"))
-        .with_help(format!("separate the elements with commas and close the {what} with `{close}`"))
+        .with_help(format!(
+            "separate the elements with commas and close the {what} with `{close}`"
+        ))
         .with_suggestion("insert `,`", Span::point(before), ","),
     )
 }
@@ -323,8 +350,14 @@ fn dashed_label_key(file: FileId, src: &str, pos: usize) -> Option<Diagnostic> {
     if !(bytes[pos - 1].is_ascii_alphanumeric() || bytes[pos - 1] == b'_') {
         return None;
     }
-    let start = bytes[..pos].iter().rposition(|&b| !key_char(b)).map_or(0, |p| p + 1);
-    let end = bytes[pos..].iter().position(|&b| !key_char(b)).map_or(bytes.len(), |p| pos + p);
+    let start = bytes[..pos]
+        .iter()
+        .rposition(|&b| !key_char(b))
+        .map_or(0, |p| p + 1);
+    let end = bytes[pos..]
+        .iter()
+        .position(|&b| !key_char(b))
+        .map_or(bytes.len(), |p| pos + p);
     let key = &src[start..end];
     if !key.bytes().any(|b| b.is_ascii_alphabetic()) || key.starts_with("cluster.") {
         return None;
@@ -344,9 +377,14 @@ fn dashed_label_key(file: FileId, src: &str, pos: usize) -> Option<Diagnostic> {
 }
 
 fn yaml_document(file: FileId, src: &str, found: &Found<'_>) -> Diagnostic {
-    let line_start = src[..found.span.start as usize].rfind('\n').map_or(0, |p| p + 1);
+    let line_start = src[..found.span.start as usize]
+        .rfind('\n')
+        .map_or(0, |p| p + 1);
     let key = src[line_start..found.span.start as usize].trim();
-    let key_span = Span::new(line_start + (src[line_start..].len() - src[line_start..].trim_start().len()), found.span.end as usize);
+    let key_span = Span::new(
+        line_start + (src[line_start..].len() - src[line_start..].trim_start().len()),
+        found.span.end as usize,
+    );
     let mut diag = Diagnostic::new(
         Code::YamlStyleField,
         file,
@@ -385,7 +423,11 @@ fn unknown_word(
     };
     // Only when a statement was expected here, not in the middle of one.
     let statement_expected = expected.iter().any(|e| {
-        e.starts_with("an item") || *e == "`stage`, `use` or `for`" || *e == "a stage field" || *e == "a `label` declaration"
+        e.starts_with("an item")
+            || *e == "`stage`, `use` or `for`"
+            || *e == "a stage field"
+            || *e == "a `label` declaration"
+            || candidates.iter().any(|c| e.trim_matches('`') == *c)
     });
     if !statement_expected {
         return None;

@@ -41,10 +41,13 @@ pub fn classify_number(text: &str) -> Result<ExprKind, LiteralError> {
         .unwrap_or(text.len());
     let (digits, rest) = text.split_at(digits_end);
     if rest.is_empty() {
-        return digits
-            .parse::<u64>()
-            .map(ExprKind::Int)
-            .map_err(|_| number_error(format!("integer `{text}` is too large"), "the largest integer is 18446744073709551615".into(), None));
+        return digits.parse::<u64>().map(ExprKind::Int).map_err(|_| {
+            number_error(
+                format!("integer `{text}` is too large"),
+                "the largest integer is 18446744073709551615".into(),
+                None,
+            )
+        });
     }
     if let Some(percent) = rest.strip_prefix('%') {
         return classify_percent(text, digits, percent);
@@ -89,9 +92,13 @@ fn classify_decimal(text: &str, digits: &str, after_dot: &str) -> Result<ExprKin
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(after_dot.len());
     let (fraction, unit) = after_dot.split_at(frac_end);
-    if unit.is_empty() {
+    if unit.is_empty() || unit.starts_with('.') {
         return text.parse::<f64>().map(ExprKind::Float).map_err(|_| {
-            number_error(format!("invalid number `{text}`"), "write a decimal like `0.01`".into(), None)
+            number_error(
+                format!("invalid number `{text}`"),
+                "write a decimal like `0.01`".into(),
+                None,
+            )
         });
     }
     if unit == "%" {
@@ -103,15 +110,22 @@ fn classify_decimal(text: &str, digits: &str, after_dot: &str) -> Result<ExprKin
         });
     }
     // `1.5h`: a fractional duration. Convert it exactly when possible.
-    let unit_secs = match UNITS.iter().find(|(u, _)| unit.len() == 1 && unit.starts_with(*u)) {
+    let unit_secs = match UNITS
+        .iter()
+        .find(|(u, _)| unit.len() == 1 && unit.starts_with(*u))
+    {
         Some(&(_, secs)) => Some(secs),
-        None => normalise_unit(unit).map(|u| UNITS.iter().find(|(c, _)| *c == u).map_or(1, |x| x.1)),
+        None => {
+            normalise_unit(unit).map(|u| UNITS.iter().find(|(c, _)| *c == u).map_or(1, |x| x.1))
+        }
     };
     let replacement = unit_secs.and_then(|secs| {
         let whole: u64 = digits.parse().ok()?;
         let scale = 10u64.checked_pow(fraction.len() as u32)?;
         let frac: u64 = fraction.parse().ok()?;
-        let total = whole.checked_mul(secs)?.checked_add(frac.checked_mul(secs)? / scale)?;
+        let total = whole
+            .checked_mul(secs)?
+            .checked_add(frac.checked_mul(secs)? / scale)?;
         ((frac * secs) % scale == 0).then(|| format_duration(total))
     });
     Err(LiteralError {
@@ -146,9 +160,13 @@ fn classify_duration(text: &str) -> Result<ExprKind, LiteralError> {
     let mut fixable = true;
     let mut problem: Option<String> = None;
     while !rest.is_empty() {
-        let digits_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let (digits, after) = rest.split_at(digits_end);
-        let unit_end = after.find(|c: char| c.is_ascii_digit()).unwrap_or(after.len());
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
         let (unit, next) = after.split_at(unit_end);
         rest = next;
         if digits.is_empty() || unit.is_empty() {
@@ -156,28 +174,41 @@ fn classify_duration(text: &str) -> Result<ExprKind, LiteralError> {
             problem.get_or_insert_with(|| format!("`{text}` is not a duration"));
             continue;
         }
-        let exact = UNITS.iter().position(|(u, _)| unit.len() == 1 && unit.starts_with(*u));
+        let exact = UNITS
+            .iter()
+            .position(|(u, _)| unit.len() == 1 && unit.starts_with(*u));
         let rank = match exact {
             Some(rank) => rank,
             None => match normalise_unit(unit) {
                 Some(u) => {
-                    problem.get_or_insert_with(|| format!("unknown duration unit `{unit}` in `{text}`"));
+                    problem.get_or_insert_with(|| {
+                        format!("unknown duration unit `{unit}` in `{text}`")
+                    });
                     UNITS.iter().position(|(c, _)| *c == u).unwrap_or(3)
                 }
                 None => {
                     fixable = false;
-                    problem.get_or_insert_with(|| format!("unknown duration unit `{unit}` in `{text}`"));
+                    problem.get_or_insert_with(|| {
+                        format!("unknown duration unit `{unit}` in `{text}`")
+                    });
                     continue;
                 }
             },
         };
         if last_rank.is_some_and(|last| rank <= last) {
-            problem.get_or_insert_with(|| format!("units in duration `{text}` must go from largest to smallest, each at most once"));
+            problem.get_or_insert_with(|| {
+                format!(
+                    "units in duration `{text}` must go from largest to smallest, each at most once"
+                )
+            });
             fixable = false;
         }
         last_rank = Some(rank);
         let value: Option<u64> = digits.parse().ok();
-        match value.and_then(|v| v.checked_mul(UNITS[rank].1)).and_then(|v| total.checked_add(v)) {
+        match value
+            .and_then(|v| v.checked_mul(UNITS[rank].1))
+            .and_then(|v| total.checked_add(v))
+        {
             Some(t) => total = t,
             None => {
                 return Err(LiteralError {
@@ -243,7 +274,10 @@ pub fn decode_escape(token: &str) -> Result<char, EscapeError> {
         "$" => Ok('$'),
         "0" => Ok('\0'),
         _ if body.starts_with("u{") => {
-            let hex: String = body[2..body.len() - 1].chars().filter(|&c| c != '_').collect();
+            let hex: String = body[2..body.len() - 1]
+                .chars()
+                .filter(|&c| c != '_')
+                .collect();
             if hex.is_empty() || hex.len() > 6 {
                 return Err(EscapeError {
                     message: format!("`{token}` needs 1 to 6 hex digits"),
@@ -271,17 +305,23 @@ pub fn check_label_key(key: &str) -> Result<(), String> {
     };
     if let Some(prefix) = prefix {
         if prefix.is_empty() || prefix.len() > 253 {
-            return Err("the prefix before `/` must be a DNS subdomain of 1 to 253 characters".into());
+            return Err(
+                "the prefix before `/` must be a DNS subdomain of 1 to 253 characters".into(),
+            );
         }
         let ok = prefix.split('.').all(|part| {
             !part.is_empty()
                 && part.len() <= 63
-                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !part.starts_with('-')
                 && !part.ends_with('-')
         });
         if !ok {
-            return Err(format!("prefix `{prefix}` is not a lower-case DNS subdomain"));
+            return Err(format!(
+                "prefix `{prefix}` is not a lower-case DNS subdomain"
+            ));
         }
     }
     if name.is_empty() || name.len() > 63 {
@@ -292,8 +332,13 @@ pub fn check_label_key(key: &str) -> Result<(), String> {
     if !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
         return Err("the name part must start and end with a letter or digit".into());
     }
-    if let Some(bad) = name.chars().find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
-        return Err(format!("`{bad}` is not allowed: use letters, digits, `-`, `_` and `.`"));
+    if let Some(bad) = name
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "`{bad}` is not allowed: use letters, digits, `-`, `_` and `.`"
+        ));
     }
     Ok(())
 }
@@ -319,11 +364,26 @@ mod tests {
 
     #[test]
     fn malformed_literals_get_fixes() {
-        assert_eq!(fix("30min"), (LiteralErrorKind::Duration, Some("30m".into())));
-        assert_eq!(fix("1.5h"), (LiteralErrorKind::Duration, Some("1h30m".into())));
-        assert_eq!(fix("2hours"), (LiteralErrorKind::Duration, Some("2h".into())));
-        assert_eq!(fix("120%"), (LiteralErrorKind::Percent, Some("100%".into())));
-        assert_eq!(fix("12.5%"), (LiteralErrorKind::Percent, Some("12%".into())));
+        assert_eq!(
+            fix("30min"),
+            (LiteralErrorKind::Duration, Some("30m".into()))
+        );
+        assert_eq!(
+            fix("1.5h"),
+            (LiteralErrorKind::Duration, Some("1h30m".into()))
+        );
+        assert_eq!(
+            fix("2hours"),
+            (LiteralErrorKind::Duration, Some("2h".into()))
+        );
+        assert_eq!(
+            fix("120%"),
+            (LiteralErrorKind::Percent, Some("100%".into()))
+        );
+        assert_eq!(
+            fix("12.5%"),
+            (LiteralErrorKind::Percent, Some("12%".into()))
+        );
         assert_eq!(fix("30m1h").0, LiteralErrorKind::Duration);
         assert_eq!(fix("5x"), (LiteralErrorKind::Duration, None));
         assert_eq!(fix("99999999999999999999").0, LiteralErrorKind::Number);

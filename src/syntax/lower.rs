@@ -401,7 +401,8 @@ impl<'s> Lower<'s> {
                 _ => {
                     let field = self.field(item);
                     let name = field_name(&field.kind);
-                    let repeatable = matches!(field.kind, FieldKind::Gate(_) | FieldKind::Window { .. });
+                    let repeatable =
+                        matches!(field.kind, FieldKind::Gate(_) | FieldKind::Window { .. });
                     if !repeatable {
                         if let Some(&first) = seen.get(name) {
                             self.report(
@@ -639,7 +640,10 @@ impl<'s> Lower<'s> {
         let mut diag = self
             .diag(
                 Code::YamlStyleField,
-                key_span.to(Span::new(span.start as usize + colon, span.start as usize + colon + 1)),
+                key_span.to(Span::new(
+                    span.start as usize + colon,
+                    span.start as usize + colon + 1,
+                )),
                 format!("YAML-style field `{key}:`"),
             )
             .with_label("fields are a keyword and a value, without `:`");
@@ -650,9 +654,11 @@ impl<'s> Lower<'s> {
                 } else {
                     format!("{keyword} {value}")
                 };
-                diag = diag
-                    .with_help(format!("write `{fixed}`"))
-                    .with_suggestion(format!("replace with `{fixed}`"), span, fixed);
+                diag = diag.with_help(format!("write `{fixed}`")).with_suggestion(
+                    format!("replace with `{fixed}`"),
+                    span,
+                    fixed,
+                );
             }
             None => {
                 diag = diag.with_help(format!(
@@ -713,7 +719,8 @@ impl<'s> Lower<'s> {
                 Rule::day_list => {
                     for range in part.into_inner() {
                         let rspan = span_of(&range);
-                        let days: Vec<u8> = range.into_inner().map(|d| day_index(d.as_str())).collect();
+                        let days: Vec<u8> =
+                            range.into_inner().map(|d| day_index(d.as_str())).collect();
                         let from = days[0];
                         let to = *days.last().unwrap_or(&from);
                         spec.days.push(DayRange {
@@ -725,10 +732,8 @@ impl<'s> Lower<'s> {
                 }
                 Rule::time_range => {
                     let rspan = span_of(&part);
-                    let clocks: Vec<Option<u16>> = part
-                        .into_inner()
-                        .map(|c| self.clock(&c))
-                        .collect();
+                    let clocks: Vec<Option<u16>> =
+                        part.into_inner().map(|c| self.clock(&c)).collect();
                     if let [Some(from), Some(to)] = clocks[..] {
                         if from == to {
                             self.report(
@@ -756,9 +761,13 @@ impl<'s> Lower<'s> {
                     if let (Some(from), Some(to)) = (from, to) {
                         if to < from {
                             self.report(
-                                self.diag(Code::InvalidWindow, rspan, "date range ends before it starts")
-                                    .with_label("the second date is earlier than the first")
-                                    .with_help("write the earlier date first: `FROM..TO`"),
+                                self.diag(
+                                    Code::InvalidWindow,
+                                    rspan,
+                                    "date range ends before it starts",
+                                )
+                                .with_label("the second date is earlier than the first")
+                                .with_help("write the earlier date first: `FROM..TO`"),
                             );
                         } else if spec.dates.is_some() {
                             self.report(self.second_part(rspan, "date range"));
@@ -779,9 +788,13 @@ impl<'s> Lower<'s> {
     }
 
     fn second_part(&self, span: Span, what: &str) -> Diagnostic {
-        self.diag(Code::InvalidWindow, span, format!("a window has at most one {what}"))
-            .with_label(format!("second {what}"))
-            .with_help("write another `window` line for another range")
+        self.diag(
+            Code::InvalidWindow,
+            span,
+            format!("a window has at most one {what}"),
+        )
+        .with_label(format!("second {what}"))
+        .with_help("write another `window` line for another range")
     }
 
     fn clock(&self, pair: &Pair<'s, Rule>) -> Option<u16> {
@@ -790,9 +803,13 @@ impl<'s> Lower<'s> {
         let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
         if m >= 60 || h > 24 || (h == 24 && m != 0) {
             self.report(
-                self.diag(Code::InvalidWindow, span_of(pair), format!("`{text}` is not a time of day"))
-                    .with_label("hours run 00–24 and minutes 00–59")
-                    .with_help("write times as `HH:MM`; `24:00` means midnight at the end of the day"),
+                self.diag(
+                    Code::InvalidWindow,
+                    span_of(pair),
+                    format!("`{text}` is not a time of day"),
+                )
+                .with_label("hours run 00–24 and minutes 00–59")
+                .with_help("write times as `HH:MM`; `24:00` means midnight at the end of the day"),
             );
             return None;
         }
@@ -818,9 +835,13 @@ impl<'s> Lower<'s> {
                 format!("month {m:02} of {y} has {days_in_month} days")
             };
             self.report(
-                self.diag(Code::InvalidWindow, span_of(pair), format!("`{text}` is not a date"))
-                    .with_label(why)
-                    .with_help("write dates as `YYYY-MM-DD`"),
+                self.diag(
+                    Code::InvalidWindow,
+                    span_of(pair),
+                    format!("`{text}` is not a date"),
+                )
+                .with_label(why)
+                .with_help("write dates as `YYYY-MM-DD`"),
             );
             return None;
         }
@@ -835,7 +856,10 @@ impl<'s> Lower<'s> {
         let span = span_of(&pair);
         let (key, quoted) = match pair.as_rule() {
             Rule::backtick_key => (
-                pair.into_inner().next().map_or("", |p| p.as_str()).to_string(),
+                pair.into_inner()
+                    .next()
+                    .map_or("", |p| p.as_str())
+                    .to_string(),
                 true,
             ),
             _ => (pair.as_str().to_string(), false),
@@ -919,10 +943,18 @@ impl<'s> Lower<'s> {
                 if matches!(op.as_rule(), Rule::op_oror | Rule::op_andand) {
                     let word = if is_or { "or" } else { "and" };
                     self.report(
-                        self.diag(Code::CStyleOperator, op_span, format!("`{}` is not an operator here", op.as_str()))
-                            .with_label(format!("use `{word}`"))
-                            .with_help("selectors use words: `not`, `and`, `or`")
-                            .with_suggestion(format!("replace with `{word}`"), op_span, word),
+                        self.diag(
+                            Code::CStyleOperator,
+                            op_span,
+                            format!("`{}` is not an operator here", op.as_str()),
+                        )
+                        .with_label(format!("use `{word}`"))
+                        .with_help("selectors use words: `not`, `and`, `or`")
+                        .with_suggestion(
+                            format!("replace with `{word}`"),
+                            op_span,
+                            word,
+                        ),
                     );
                 }
                 let mut operands = Vec::new();
@@ -930,7 +962,10 @@ impl<'s> Lower<'s> {
                     match side.kind {
                         ExprKind::Or(items) if is_or => operands.extend(items),
                         ExprKind::And(items) if !is_or => operands.extend(items),
-                        kind => operands.push(Expr { kind, span: side.span }),
+                        kind => operands.push(Expr {
+                            kind,
+                            span: side.span,
+                        }),
                     }
                 }
                 if is_or {
@@ -942,10 +977,18 @@ impl<'s> Lower<'s> {
             rule => {
                 if rule == Rule::op_assign {
                     self.report(
-                        self.diag(Code::SingleEquals, op_span, "`=` is assignment, not comparison")
-                            .with_label("use `==` to compare")
-                            .with_help("selectors compare with `==` and `!=`")
-                            .with_suggestion("replace with `==`", op_span, "=="),
+                        self.diag(
+                            Code::SingleEquals,
+                            op_span,
+                            "`=` is assignment, not comparison",
+                        )
+                        .with_label("use `==` to compare")
+                        .with_help("selectors compare with `==` and `!=`")
+                        .with_suggestion(
+                            "replace with `==`",
+                            op_span,
+                            "==",
+                        ),
                     );
                 }
                 let lhs = match self.comparison_lhs(lhs, &op) {
@@ -1005,10 +1048,14 @@ impl<'s> Lower<'s> {
             ExprKind::Key(_) | ExprKind::Attr(_) | ExprKind::Error => Some(lhs),
             ExprKind::Compare { .. } | ExprKind::In { .. } => {
                 self.report(
-                    self.diag(Code::ChainedComparison, span_of(op), format!("comparisons cannot be chained with `{op_text}`"))
-                        .with_label("second comparison")
-                        .with_secondary(lhs.span, "this is already a comparison")
-                        .with_help("join comparisons with `and` or `or`"),
+                    self.diag(
+                        Code::ChainedComparison,
+                        span_of(op),
+                        format!("comparisons cannot be chained with `{op_text}`"),
+                    )
+                    .with_label("second comparison")
+                    .with_secondary(lhs.span, "this is already a comparison")
+                    .with_help("join comparisons with `and` or `or`"),
                 );
                 None
             }
@@ -1026,7 +1073,12 @@ impl<'s> Lower<'s> {
     fn primary(&self, pair: Pair<'s, Rule>) -> Expr {
         let span = span_of(&pair);
         let kind = match pair.as_rule() {
-            Rule::paren => return self.expr(next(&mut pair.into_inner())),
+            Rule::paren => {
+                return Expr {
+                    span,
+                    ..self.expr(next(&mut pair.into_inner()))
+                };
+            }
             Rule::list => ExprKind::List(pair.into_inner().map(|p| self.expr(p)).collect()),
             Rule::window_lit => {
                 let spec_pair = next(&mut pair.into_inner().skip(1));
@@ -1045,11 +1097,21 @@ impl<'s> Lower<'s> {
                     other => {
                         let attr_span = span_of(&attr);
                         let mut diag = self
-                            .diag(Code::UnknownField, attr_span, format!("unknown cluster attribute `{other}`"))
+                            .diag(
+                                Code::UnknownField,
+                                attr_span,
+                                format!("unknown cluster attribute `{other}`"),
+                            )
                             .with_label("clusters have `name` and `server`")
-                            .with_help("labels are compared by key alone, e.g. `region == \"eu-west-1\"`");
+                            .with_help(
+                                "labels are compared by key alone, e.g. `region == \"eu-west-1\"`",
+                            );
                         if let Some(best) = suggest::closest(other, &["name", "server"]) {
-                            diag = diag.with_suggestion(format!("replace with `{best}`"), attr_span, best);
+                            diag = diag.with_suggestion(
+                                format!("replace with `{best}`"),
+                                attr_span,
+                                best,
+                            );
                         }
                         self.report(diag);
                         ExprKind::Error
@@ -1058,6 +1120,12 @@ impl<'s> Lower<'s> {
             }
             Rule::backtick_key => ExprKind::Key(self.label_key(pair)),
             Rule::ident => ExprKind::Name(self.ident(pair)),
+            Rule::qualified => {
+                let mut parts = pair.into_inner();
+                let module = self.ident(next(&mut parts));
+                let name = self.ident(next(&mut parts));
+                ExprKind::Qualified { module, name }
+            }
             other => unreachable!("primary rule {other:?}"),
         };
         Expr { kind, span }
@@ -1069,7 +1137,10 @@ impl<'s> Lower<'s> {
             Err(err) => {
                 let (code, label) = match err.kind {
                     LiteralErrorKind::Duration => (Code::InvalidDuration, "not a valid duration"),
-                    LiteralErrorKind::Percent => (Code::InvalidPercent, "not a whole percentage from 0% to 100%"),
+                    LiteralErrorKind::Percent => (
+                        Code::InvalidPercent,
+                        "not a whole percentage from 0% to 100%",
+                    ),
                     LiteralErrorKind::Number => (Code::InvalidNumber, "not a valid number"),
                 };
                 let mut diag = self

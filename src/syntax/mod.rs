@@ -44,7 +44,10 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
             Code::FileTooLarge,
             file,
             Span::point(0),
-            format!("source is {} bytes, more than the {MAX_SOURCE_LEN} bytes rollc reads", src.len()),
+            format!(
+                "source is {} bytes, more than the {MAX_SOURCE_LEN} bytes rollc reads",
+                src.len()
+            ),
         )
         .with_help("split the strategy into several files joined with `import`");
         return Parsed {

@@ -19,7 +19,9 @@ pub fn friendly_name(rule: Rule) -> Option<&'static str> {
         seq_item => "`stage`, `use` or `for`",
         field | field_block => "a stage field",
         prefix | infix | primary => return None,
-        window_part | window_spec => "a window (`Mon-Fri`, `09:00-17:00` or `2026-12-20..2027-01-04`)",
+        window_part | window_spec => {
+            "a window (`Mon-Fri`, `09:00-17:00` or `2026-12-20..2027-01-04`)"
+        }
         label_key => "a label key",
         kw_import => "`import`",
         kw_let => "`let`",
@@ -146,6 +148,7 @@ pub fn friendly_name(rule: Rule) -> Option<&'static str> {
         boolean => "`true` or `false`",
         number => "a number",
         cluster_attr => "`cluster.name` or `cluster.server`",
+        qualified => "a qualified name (`module.name`)",
         backtick_key => "a label key in backticks",
         key_text => "a label key",
         string | text | escape | interp => "a string",

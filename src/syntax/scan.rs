@@ -225,7 +225,11 @@ fn unterminated(file: FileId, src: &str, start: usize, eol: usize) -> Diagnostic
     .with_help(format!(
         "close it with `{quote}` before the end of the line: {what}s cannot span lines"
     ))
-    .with_suggestion(format!("insert `{quote}`"), Span::point(eol), quote.to_string())
+    .with_suggestion(
+        format!("insert `{quote}`"),
+        Span::point(eol),
+        quote.to_string(),
+    )
 }
 
 /// The offset of the quote closing the one at `start`, or `Err(end of line)`.

@@ -6,10 +6,12 @@ const ALIASES: &[(&str, &str)] = &[
     ("maxunavailable", "batch"),
     ("maxupdate", "batch"),
     ("maxconcurrency", "batch"),
+    ("maxparallel", "batch"),
     ("concurrency", "batch"),
     ("parallelism", "batch"),
     ("batchsize", "batch"),
     ("maxclusters", "limit"),
+    ("maxtargets", "limit"),
     ("topologykey", "spread by"),
     ("spread", "spread by"),
     ("spreadby", "spread by"),
@@ -91,8 +93,14 @@ mod tests {
 
     #[test]
     fn aliases_and_typos() {
-        assert_eq!(field_for_alias("maxUnavailable", FIELD_KEYWORDS), Some("batch"));
-        assert_eq!(field_for_alias("topologyKey", FIELD_KEYWORDS), Some("spread by"));
+        assert_eq!(
+            field_for_alias("maxUnavailable", FIELD_KEYWORDS),
+            Some("batch")
+        );
+        assert_eq!(
+            field_for_alias("topologyKey", FIELD_KEYWORDS),
+            Some("spread by")
+        );
         assert_eq!(field_for_alias("bacth", FIELD_KEYWORDS), Some("batch"));
         assert_eq!(field_for_alias("zzz", FIELD_KEYWORDS), None);
         assert_eq!(list(&["a", "b", "c"]), "`a`, `b` or `c`");
