@@ -9,7 +9,7 @@ use crate::diagnostics::Diagnostic;
 use crate::hir::Program;
 use crate::resolve::{Loader, ModuleId, SourceProvider};
 use crate::source::SourceMap;
-use crate::types;
+use crate::{lint, types};
 
 /// A file to check and the directory tree its local imports must stay in.
 #[derive(Debug, Clone)]
@@ -59,6 +59,14 @@ pub fn check(provider: &dyn SourceProvider, roots: &[Root]) -> Checked {
     let (mut programs_by_module, semantic) = types::check(&loader);
     let mut diagnostics = std::mem::take(&mut loader.diagnostics);
     diagnostics.extend(semantic);
+    // Lint the modules that were asked for (and local imports), not the stdlib.
+    let linted: Vec<&Program> = programs_by_module
+        .iter()
+        .zip(&loader.modules)
+        .filter(|(_, m)| !m.is_std)
+        .map(|(p, _)| p)
+        .collect();
+    diagnostics.extend(lint::lint(&linted));
     diagnostics.sort_by(|a, b| {
         (a.file, a.span.start, a.span.end).cmp(&(b.file, b.span.start, b.span.end))
     });

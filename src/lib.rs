@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod diagnostics;
 pub mod hir;
+pub mod lint;
 pub mod resolve;
 pub mod source;
 pub mod stdlib;

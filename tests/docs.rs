@@ -1,8 +1,9 @@
 //! Every ```` ```rollout ```` block in the README and the language reference must check
-//! cleanly through the binary, so the documentation cannot drift from the grammar.
+//! cleanly through the binary, so the documentation cannot drift from the language.
 //!
-//! Reference snippets are often fragments (a stage, a field); a block passes when it checks
-//! as a whole file, inside a rollout, or inside a stage of a rollout; a block that lists
+//! Reference snippets are often fragments (a target, a stage, a field). A block passes when
+//! it checks as a whole file, inside a rollout, or inside a stage of a rollout (the wrappers
+//! supply a `target` and `select all` where the fragment has none). A block that lists
 //! alternatives of one field (`bake 90s`, `bake 30m`, ...) passes when each line does.
 
 use std::path::Path;
@@ -25,46 +26,81 @@ fn rollout_blocks(markdown: &str) -> Vec<(usize, String)> {
     blocks
 }
 
+/// The ways a fragment can be completed into a file.
+fn contexts(text: &str) -> Vec<String> {
+    vec![
+        text.to_string(),
+        format!("rollout \"doc\" {{\n target appset \"doc\"\n{text}}}\n"),
+        format!("rollout \"doc\" {{\n{text}}}\n"),
+        format!(
+            "rollout \"doc\" {{\n target appset \"doc\"\n stage \"doc\" {{\n select all\n{text}}}\n}}\n"
+        ),
+        format!("rollout \"doc\" {{\n target appset \"doc\"\n stage \"doc\" {{\n{text}}}\n}}\n"),
+        format!("rollout \"doc\" {{\n stage \"doc\" {{\n{text}}}\n}}\n"),
+    ]
+}
+
+struct Checker {
+    dir: tempfile::TempDir,
+    n: usize,
+}
+
+impl Checker {
+    /// The `rollc check` output when `source` fails, `None` when it passes.
+    fn check(&mut self, source: &str) -> Option<String> {
+        self.n += 1;
+        let file = self.dir.path().join(format!("block-{}.rollout", self.n));
+        std::fs::write(&file, source).expect("write block");
+        let out = Command::new(env!("CARGO_BIN_EXE_rollc"))
+            .args(["check", "--color", "never"])
+            .arg(&file)
+            .output()
+            .expect("run rollc");
+        (out.status.code() != Some(0)).then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `None` when some completion of `text` checks cleanly, else the first failure.
+    fn fragment(&mut self, text: &str) -> Option<String> {
+        let mut first = None;
+        for source in contexts(text) {
+            match self.check(&source) {
+                None => return None,
+                Some(out) => {
+                    first.get_or_insert(out);
+                }
+            }
+        }
+        first
+    }
+}
+
 fn check_blocks(doc: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let markdown = std::fs::read_to_string(root.join(doc)).expect("doc is readable");
     let blocks = rollout_blocks(&markdown);
     assert!(!blocks.is_empty(), "{doc} has no rollout blocks");
-    let dir = tempfile::tempdir().expect("temp dir");
+    let mut checker = Checker {
+        dir: tempfile::tempdir().expect("temp dir"),
+        n: 0,
+    };
     let mut failures = Vec::new();
     for (line, text) in &blocks {
-        let in_stage = |n: usize, body: &str| {
-            format!("rollout \"doc-{n}\" {{\n stage \"doc\" {{\n{body}}}\n}}\n")
+        let Some(whole) = checker.fragment(text) else {
+            continue;
         };
-        let each_line: String = text
+        let each_line_passes = text
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(n, l)| in_stage(n, &format!("{l}\n")))
-            .collect();
-        let contexts = [
-            text.clone(),
-            format!("rollout \"doc\" {{\n{text}}}\n"),
-            in_stage(0, text),
-            each_line,
-        ];
-        let mut first_output = None;
-        let passes = contexts.iter().enumerate().any(|(i, source)| {
-            let file = dir.path().join(format!("line-{line}-{i}.rollout"));
-            std::fs::write(&file, source).expect("write block");
-            let out = Command::new(env!("CARGO_BIN_EXE_rollc"))
-                .args(["check", "--color", "never"])
-                .arg(&file)
-                .output()
-                .expect("run rollc");
-            first_output.get_or_insert_with(|| String::from_utf8_lossy(&out.stdout).into_owned());
-            out.status.code() == Some(0)
-        });
-        if !passes {
-            failures.push(format!("{doc}:{line}:\n{}", first_output.unwrap_or_default()));
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("//"))
+            .all(|l| checker.fragment(&format!("{l}\n")).is_none());
+        if !each_line_passes {
+            failures.push(format!("{doc}:{line}:\n{whole}"));
         }
     }
-    assert!(failures.is_empty(), "blocks that do not check:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "blocks that do not check:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]

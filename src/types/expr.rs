@@ -291,6 +291,7 @@ impl Checker<'_, '_> {
                 let value = self.string_value(ctx, rhs)?;
                 if *op != CompareOp::Matches {
                     self.check_value(
+                        ctx,
                         schema.as_ref(),
                         &value,
                         self.loc(ctx, rhs.span),
@@ -318,7 +319,7 @@ impl Checker<'_, '_> {
                 for item in items {
                     match &item.value {
                         Value::Str(s) => {
-                            self.check_value(schema.as_ref(), s, item.loc, item.via.is_none());
+                            self.check_value(ctx, schema.as_ref(), s, item.loc, item.via.is_none());
                             values.push(s.clone());
                         }
                         _ => {
@@ -441,12 +442,16 @@ impl Checker<'_, '_> {
                 diag = diag.with_help(format!("the schema declares {}; add `label {key}: string` to it if the fleet has this label", suggest::list(&keys)));
             }
         }
+        if let Some(site) = ctx.use_site {
+            diag = diag.with_secondary_in(site.file, site.span, "in the template used here");
+        }
         self.report(diag);
     }
 
     /// Checks a label value against the schema's declaration of its key.
     fn check_value(
         &mut self,
+        ctx: &Ctx,
         label: Option<&hir::SchemaLabel>,
         value: &str,
         at: Loc,
@@ -497,6 +502,9 @@ impl Checker<'_, '_> {
                 diag = diag.with_help(format!("`{}` takes {}", label.key, suggest::list(&allowed)));
             }
             None => {}
+        }
+        if let Some(site) = ctx.use_site {
+            diag = diag.with_secondary_in(site.file, site.span, "in the template used here");
         }
         self.report(diag);
     }

@@ -80,6 +80,9 @@ struct Ctx {
     locals: Vec<(String, Val)>,
     /// The module whose fleet schema applies (the rollout's).
     schema_module: ModuleId,
+    /// Inside a template: the outermost `use` in the rollout, for labels on errors that
+    /// arguments cause inside the template.
+    use_site: Option<Loc>,
 }
 
 impl Ctx {
@@ -88,6 +91,7 @@ impl Ctx {
             module,
             locals: Vec::new(),
             schema_module: module,
+            use_site: None,
         }
     }
 }
@@ -95,6 +99,16 @@ impl Ctx {
 impl<'l, 'p> Checker<'l, 'p> {
     fn report(&mut self, diag: Diagnostic) {
         self.diags.push(diag);
+    }
+
+    fn module_of_file(&self, file: crate::source::FileId) -> ModuleId {
+        let index = self
+            .loader
+            .modules
+            .iter()
+            .position(|m| m.file == file)
+            .unwrap_or(0);
+        ModuleId(index as u32)
     }
 
     fn file_of(&self, m: ModuleId) -> crate::source::FileId {
@@ -248,6 +262,7 @@ impl<'l, 'p> Checker<'l, 'p> {
             module: m,
             locals,
             schema_module: m,
+            use_site: None,
         };
         let was = std::mem::replace(&mut self.dry_run, true);
         let def = Def::Template(m, item);
@@ -557,6 +572,7 @@ impl<'l, 'p> Checker<'l, 'p> {
             module: tm,
             locals,
             schema_module: ctx.schema_module,
+            use_site: ctx.use_site.or(Some(use_loc)),
         };
         let mut inner_trace = vec![use_loc];
         inner_trace.extend_from_slice(trace);
@@ -644,6 +660,9 @@ impl<'l, 'p> Checker<'l, 'p> {
         if let Some(&m) = scope.aliases.get(&alias.name) {
             return Some(m);
         }
+        if scope.broken_aliases.contains(&alias.name) {
+            return None;
+        }
         let candidates: Vec<String> = scope.aliases.keys().cloned().collect();
         let file = self.file_of(ctx.module);
         self.unknown_name(file, alias, &candidates, "module");
@@ -677,6 +696,9 @@ impl<'l, 'p> Checker<'l, 'p> {
             None => {
                 diag = diag.with_help("define it with `let`, import it, or check the spelling");
             }
+        }
+        if self.scopes[self.module_of_file(file).0 as usize].broken_import {
+            diag = diag.with_note("an import of this file failed; the name may be defined there");
         }
         self.report(diag);
     }

@@ -32,6 +32,10 @@ pub(super) struct Scope {
     pub visible: HashMap<String, Def>,
     /// `import ... as alias`.
     pub aliases: HashMap<String, ModuleId>,
+    /// Aliases of imports that failed (already reported): their uses are not errors again.
+    pub broken_aliases: std::collections::HashSet<String>,
+    /// An unaliased import failed, so an unknown name may be defined there.
+    pub broken_import: bool,
     /// The fleet schema declared here or in any import.
     pub schema: Option<Schema>,
 }
@@ -110,8 +114,16 @@ impl Checker<'_, '_> {
         let mut alias_locs: HashMap<String, Loc> = HashMap::new();
         let mut imported_from: HashMap<String, Loc> = HashMap::new();
         let mut schema_modules = vec![id];
+        let mut broken_aliases = std::collections::HashSet::new();
+        let mut broken_import = false;
         for import in &module.imports {
             let Some(target) = import.target else {
+                match &import.alias {
+                    Some(alias) => {
+                        broken_aliases.insert(alias.name.clone());
+                    }
+                    None => broken_import = true,
+                }
                 continue;
             };
             schema_modules.push(target);
@@ -190,6 +202,8 @@ impl Checker<'_, '_> {
         let scope = &mut self.scopes[id.0 as usize];
         scope.visible = visible;
         scope.aliases = aliases;
+        scope.broken_aliases = broken_aliases;
+        scope.broken_import = broken_import;
         scope.schema = schema;
     }
 
