@@ -508,7 +508,7 @@ impl StrLit {
 
 /// A piece of a string literal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(tag = "part", content = "value", rename_all = "snake_case")]
 pub enum StrPart {
     /// Text with escapes decoded.
     Text(String),
@@ -549,7 +549,7 @@ pub enum ClusterAttr {
 
 /// The kinds of expression.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "expr", rename_all = "snake_case")]
+#[serde(tag = "expr", content = "value", rename_all = "snake_case")]
 pub enum ExprKind {
     /// `42`
     Int(u64),

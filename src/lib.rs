@@ -8,6 +8,7 @@ pub mod ast;
 pub mod check;
 pub mod cli;
 pub mod diagnostics;
+pub mod fleet;
 pub mod hir;
 pub mod lint;
 pub mod resolve;

@@ -80,7 +80,10 @@ impl PartialEq for Cluster {
             sim,
             source: _,
         } = self;
-        *name == other.name && *server == other.server && *labels == other.labels && *sim == other.sim
+        *name == other.name
+            && *server == other.server
+            && *labels == other.labels
+            && *sim == other.sim
     }
 }
 

@@ -163,9 +163,15 @@ pub(crate) fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Erro
 ///
 /// Options: duplicate keys are passed to our visitors (which report them with both places);
 /// only YAML 1.2 booleans (`yes`, `on`, `y` stay strings); no rendered snippets in errors (we
-/// render our own, and a snippet could quote a Secret's `config`).
+/// render our own, and a snippet could quote a Secret's `config`); a node budget large enough
+/// for fleets of tens of thousands of clusters (the default stops near 250,000 nodes, about
+/// 8,000 clusters), keeping the parser's depth and alias limits.
 pub(crate) fn load<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, serde_saphyr::Error> {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = 8_000_000;
+    budget.max_events = 16_000_000;
     let options = serde_saphyr::options! {
+        budget: Some(budget),
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         strict_booleans: true,
         with_snippet: false,

@@ -39,6 +39,33 @@ impl SourceProvider for FileSystem {
     }
 }
 
+/// Sources held in memory: open editor buffers, or files made up by a test.
+#[derive(Debug, Default, Clone)]
+pub struct InMemory {
+    files: HashMap<PathBuf, Vec<u8>>,
+}
+
+impl InMemory {
+    /// An empty set of files.
+    pub fn new() -> InMemory {
+        InMemory::default()
+    }
+
+    /// Adds (or replaces) a file. Paths are compared after [`normalize`].
+    pub fn insert(&mut self, path: impl AsRef<Path>, text: impl Into<Vec<u8>>) {
+        self.files.insert(normalize(path.as_ref()), text.into());
+    }
+}
+
+impl SourceProvider for InMemory {
+    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
+        self.files
+            .get(&normalize(path))
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
+    }
+}
+
 /// Identifies a loaded module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ModuleId(pub u32);

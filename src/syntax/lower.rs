@@ -957,16 +957,23 @@ impl<'s> Lower<'s> {
                         ),
                     );
                 }
-                let mut operands = Vec::new();
-                for side in [lhs, rhs] {
-                    match side.kind {
-                        ExprKind::Or(items) if is_or => operands.extend(items),
-                        ExprKind::And(items) if !is_or => operands.extend(items),
-                        kind => operands.push(Expr {
-                            kind,
-                            span: side.span,
-                        }),
-                    }
+                // Extend the left operand's list in place: `a and b and c ...` is a left-deep
+                // chain, and copying the list at every step would be quadratic.
+                let mut operands = match lhs.kind {
+                    ExprKind::Or(items) if is_or => items,
+                    ExprKind::And(items) if !is_or => items,
+                    kind => vec![Expr {
+                        kind,
+                        span: lhs.span,
+                    }],
+                };
+                match rhs.kind {
+                    ExprKind::Or(items) if is_or => operands.extend(items),
+                    ExprKind::And(items) if !is_or => operands.extend(items),
+                    kind => operands.push(Expr {
+                        kind,
+                        span: rhs.span,
+                    }),
                 }
                 if is_or {
                     ExprKind::Or(operands)
@@ -1157,8 +1164,43 @@ impl<'s> Lower<'s> {
     }
 }
 
+/// The span of a pair without trailing whitespace and comments.
+///
+/// pest inserts implicit whitespace before each optional or repeated part of a rule, and
+/// keeps it in the rule's span even when the part is absent: `bake 1h // soak` would span
+/// the comment. The text after a rule's last child holds only literals (`}`, `)`, `"`),
+/// whitespace and comments, so the span ends at the last literal there. Pairs without
+/// children are tokens and end where they end.
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
-    pair.as_span().into()
+    let span = pair.as_span();
+    let Some(last) = pair.clone().into_inner().last() else {
+        return span.into();
+    };
+    let inner_end = span_of(&last).end as usize;
+    let gap = &pair.get_input()[inner_end..span.end()];
+    Span::new(span.start(), inner_end + significant_len(gap))
+}
+
+/// The length of `gap` up to its last byte that is neither whitespace nor in a comment.
+fn significant_len(gap: &str) -> usize {
+    let bytes = gap.as_bytes();
+    let (mut i, mut end) = (0, 0);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i = bytes[i..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(bytes.len(), |p| i + p);
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            _ => {
+                i += gap[i..].chars().next().map_or(1, char::len_utf8);
+                end = i;
+            }
+        }
+    }
+    end
 }
 
 fn day_index(day: &str) -> u8 {

@@ -118,6 +118,10 @@ pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
             }
             b'!' if bytes.get(i + 1) != Some(&b'=') => {
                 not_run += 1;
+                if stack.len() + not_run > MAX_DEPTH {
+                    diags.push(too_deep(file, i));
+                    return diags;
+                }
             }
             b if b.is_ascii_alphanumeric() || b == b'_' => {
                 let end = word_end(bytes, i);

@@ -46,6 +46,10 @@ pub fn check(loader: &Loader<'_>) -> (Vec<Program>, Vec<Diagnostic>) {
     (programs, diags)
 }
 
+/// How deep `let`s may refer to `let`s, and templates use templates. Evaluation recurses
+/// along these chains, so the bound keeps it within a fixed stack.
+const MAX_DEPTH: usize = 64;
+
 /// Drops repeated diagnostics: a mistake inside a template is found by its placeholder
 /// expansion and again by every use.
 fn dedup(diags: &mut Vec<Diagnostic>) {
@@ -159,6 +163,13 @@ impl<'l, 'p> Checker<'l, 'p> {
             None => {}
         }
         let Def::Let(m, item) = def else { return None };
+        if self.let_stack.len() >= MAX_DEPTH {
+            self.too_deep(
+                use_loc.unwrap_or_else(|| self.def_loc(def)),
+                "`let`s refer to each other",
+            );
+            return None;
+        }
         let loader = self.loader;
         let ast = loader.module(m).ast.as_ref()?;
         let ItemKind::Let(binding) = &ast.items[item].kind else {
@@ -171,6 +182,19 @@ impl<'l, 'p> Checker<'l, 'p> {
         self.let_stack.pop();
         self.lets.insert(def, LetState::Done(value.clone()));
         value
+    }
+
+    fn too_deep(&mut self, at: Loc, what: &str) {
+        self.report(
+            Diagnostic::new(
+                Code::NestingTooDeep,
+                at.file,
+                at.span,
+                format!("{what} more than {MAX_DEPTH} levels deep"),
+            )
+            .with_label("too deep here")
+            .with_help("flatten the chain of definitions"),
+        );
     }
 
     fn report_let_cycle(&mut self, def: Def, use_loc: Option<Loc>) {
@@ -558,6 +582,10 @@ impl<'l, 'p> Checker<'l, 'p> {
             return;
         }
         let Def::Template(tm, item) = def else { return };
+        if self.active.len() >= MAX_DEPTH {
+            self.too_deep(use_loc, "templates use each other");
+            return;
+        }
         let loader = self.loader;
         let Some(ast) = loader.module(tm).ast.as_ref() else {
             return;
