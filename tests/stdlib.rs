@@ -190,3 +190,28 @@ rollout "all" {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
     assert_eq!(out.status.code(), Some(0));
 }
+
+fn rollc(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rollc")).args(args).output().expect("run rollc");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn rollc_doc_lists_and_shows_modules() {
+    let (code, out, _) = rollc(&["doc"]);
+    assert_eq!(code, Some(0));
+    for name in ["std/canary", "std/regions", "std/rings", "std/windows"] {
+        assert!(out.contains(name), "`rollc doc` lists {name}:\n{out}");
+    }
+    let (code, out, _) = rollc(&["doc", "std/rings"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("template standard(key: label = ring"), "{out}");
+    assert!(out.contains("template progressive("), "{out}");
+    let (code, _, err) = rollc(&["doc", "std/ringz"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("std/rings"), "suggests the right module: {err}");
+}

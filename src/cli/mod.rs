@@ -4,6 +4,7 @@
 //! problems (unreadable files, bad arguments) are [`CliError`]s reported through miette.
 
 mod check;
+mod doc;
 mod explain;
 
 use std::io::{IsTerminal, Write};
@@ -35,6 +36,12 @@ pub struct Cli {
 enum Command {
     /// Check `.rollout` files for syntax and semantic errors.
     Check(CheckArgs),
+    /// Show the documentation of a stdlib module (`std/rings`) or a local file; without an
+    /// argument, list the stdlib modules.
+    Doc {
+        /// `std/NAME` or a path to a `.rollout` file.
+        module: Option<String>,
+    },
     /// Print the long explanation of a diagnostic code, e.g. `rollc explain R0005`.
     Explain {
         /// The code (`R0005`); `--list` shows every code instead.
@@ -94,8 +101,8 @@ pub enum CliError {
         /// The directory.
         path: String,
     },
-    /// `rollc explain` got a code that does not exist.
-    #[error("unknown diagnostic code `{code}`")]
+    /// `rollc explain` got a code (or `rollc doc` a module) that does not exist.
+    #[error("unknown diagnostic code or module `{code}`")]
     #[diagnostic(code(rollc::unknown_code), help("{help}"))]
     UnknownCode {
         /// What was asked for.
@@ -146,6 +153,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(&args, color, stderr_color),
         Command::Explain { code, list } => explain::run(code.as_deref(), list, stderr_color),
+        Command::Doc { module } => doc::run(module.as_deref(), stderr_color),
     };
     ExitCode::from(code)
 }
