@@ -192,7 +192,10 @@ rollout "all" {
 }
 
 fn rollc(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rollc")).args(args).output().expect("run rollc");
+    let out = Command::new(env!("CARGO_BIN_EXE_rollc"))
+        .args(args)
+        .output()
+        .expect("run rollc");
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -213,5 +216,8 @@ fn rollc_doc_lists_and_shows_modules() {
     assert!(out.contains("template progressive("), "{out}");
     let (code, _, err) = rollc(&["doc", "std/ringz"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("std/rings"), "suggests the right module: {err}");
+    assert!(
+        err.contains("std/rings"),
+        "suggests the right module: {err}"
+    );
 }

@@ -12,7 +12,9 @@ use crate::{stdlib, syntax};
 pub(super) fn run(module: Option<&str>, stderr_color: bool) -> u8 {
     let text = match module {
         None => {
-            let mut out = String::from("The rollc standard library. `rollc doc std/NAME` shows a module.\n\n");
+            let mut out = String::from(
+                "The rollc standard library. `rollc doc std/NAME` shows a module.\n\n",
+            );
             for (name, src) in stdlib::MODULES {
                 let summary = module_summary(src);
                 let summary = summary
@@ -102,7 +104,12 @@ fn render_module(display: &str, src: &str, file: &ast::File) -> String {
                 let params: Vec<String> = t
                     .params
                     .iter()
-                    .map(|p| src[p.span.range()].split_whitespace().collect::<Vec<_>>().join(" "))
+                    .map(|p| {
+                        src[p.span.range()]
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
                     .collect();
                 format!("template {}({})", t.name.name, params.join(", "))
             }

@@ -106,7 +106,8 @@ pub struct ClusterSource {
 /// The clusters of a fleet, with the simulator's raw top-level blocks.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Fleet {
-    /// The clusters in file order. Names are unique, and so are servers.
+    /// The clusters in file order. In a fleet from [`parse`], names are unique, and so are
+    /// servers.
     pub clusters: Vec<Cluster>,
     /// The fleet file's top-level `defaults` block, raw, for the simulator.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -41,6 +41,8 @@ pub(crate) fn parse(file: FileId, text: &str) -> Result<Fleet, Vec<Diagnostic>> 
     if p.diags.is_empty() {
         Ok(fleet)
     } else {
+        // In file order (the checks run in passes); stable, so one place keeps its order.
+        p.diags.sort_by_key(|d| d.span.start);
         Err(p.diags)
     }
 }
@@ -202,8 +204,8 @@ impl Parser<'_, '_> {
         let defaults = doc
             .defaults
             .filter(|_| fleet_file)
-            .map(|n| self.to_json(&n));
-        let events = doc.events.filter(|_| fleet_file).map(|n| self.to_json(&n));
+            .map(|n| self.json_of(&n));
+        let events = doc.events.filter(|_| fleet_file).map(|n| self.json_of(&n));
         Fleet {
             clusters,
             defaults,
@@ -214,6 +216,7 @@ impl Parser<'_, '_> {
     // ---------------------------------------------------------------- fleet file format
 
     fn fleet_file(&mut self, doc: &Document) -> Vec<Cluster> {
+        let before = self.diags.len();
         for (name, key) in &doc.keys {
             let Some(name) = name else {
                 let span = self.src.node_span(key);
@@ -239,6 +242,11 @@ impl Parser<'_, '_> {
             self.duplicate_keys_deep(node);
         }
         let Some((key, list)) = &doc.clusters else {
+            if self.diags.len() > before {
+                // An unknown top-level key was reported (likely `cluster` or `clusers`):
+                // saying that `clusters` is missing too would only repeat it.
+                return Vec::new();
+            }
             let span = self.first_line();
             self.error(span, "the fleet file has no `clusters` list")
                 .help = Some(
@@ -313,7 +321,7 @@ impl Parser<'_, '_> {
             None => Default::default(),
         };
         let sim = sim_field
-            .map(|(_, value)| self.to_json(value))
+            .map(|(_, value)| self.json_of(value))
             .filter(|v| !v.is_null());
 
         let (name, server) = (name?, server?);
@@ -473,8 +481,9 @@ impl Parser<'_, '_> {
         }
         label_spans.remove(SECRET_TYPE_LABEL);
 
-        let data = self.secret_data(item.data, "data", &who);
-        let string_data = self.secret_data(item.string_data, "stringData", &who);
+        // A `data` that is not a map was reported; its entries' absence would only repeat it.
+        let data = self.secret_data(item.data, "data", &who)?;
+        let string_data = self.secret_data(item.string_data, "stringData", &who)?;
         let name = self.secret_entry(&data, &string_data, "name", &who, entry_span);
         let server = self.secret_entry(&data, &string_data, "server", &who, entry_span);
         let (name, mut server) = (name?, server?);
@@ -501,15 +510,16 @@ impl Parser<'_, '_> {
         })
     }
 
-    /// Checks the shape of `data` / `stringData`; an unusable one reads as empty.
+    /// Checks the shape of `data` / `stringData` (absent reads as empty); `None` when it is
+    /// not a map.
     fn secret_data(
         &mut self,
         data: Option<Spanned<SecretData>>,
         field: &str,
         who: &str,
-    ) -> SecretData {
+    ) -> Option<SecretData> {
         let Some(data) = data else {
-            return SecretData::default();
+            return Some(SecretData::default());
         };
         let span = self
             .src
@@ -520,13 +530,13 @@ impl Parser<'_, '_> {
                 span,
                 format!("`{field}` of {who} must be a map, found {found}"),
             );
-            return SecretData::default();
+            return None;
         }
         for (key, loc) in &data.duplicates {
             let span = self.src.span(*loc);
             self.error(span, format!("duplicate key `{key}` in `{field}` of {who}"));
         }
-        data
+        Some(data)
     }
 
     /// `name` or `server` of a Secret: plain from `stringData`, else base64 from `data`.
@@ -746,14 +756,14 @@ impl Parser<'_, '_> {
 
     /// A raw block for the simulator, as JSON. Keys written as numbers or booleans keep
     /// their spelling; keys that are lists or maps are reported.
-    fn to_json(&mut self, node: &Node) -> serde_json::Value {
+    fn json_of(&mut self, node: &Node) -> serde_json::Value {
         use serde_json::Value;
         match &node.kind {
             NodeKind::Null => Value::Null,
             NodeKind::Bool(b) => Value::Bool(*b),
             NodeKind::Number(n) => Value::Number(n.clone()),
             NodeKind::Str(s) => Value::String(s.clone()),
-            NodeKind::Seq(items) => Value::Array(items.iter().map(|i| self.to_json(i)).collect()),
+            NodeKind::Seq(items) => Value::Array(items.iter().map(|i| self.json_of(i)).collect()),
             NodeKind::Map(entries) => {
                 let mut map = serde_json::Map::new();
                 for (k, v) in entries {
@@ -767,7 +777,7 @@ impl Parser<'_, '_> {
                         self.error(span, format!("map keys must be strings, found {found}"));
                         continue;
                     };
-                    let value = self.to_json(v);
+                    let value = self.json_of(v);
                     // Duplicates are reported by the duplicate-key pass; the first one wins.
                     map.entry(key).or_insert(value);
                 }

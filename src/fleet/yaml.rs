@@ -288,16 +288,47 @@ impl<'a> Src<'a> {
                 span
             }
         });
+        use serde_saphyr::Error as E;
         let message = match err {
-            serde_saphyr::Error::MultipleDocuments { .. } => {
+            E::MultipleDocuments { .. } => {
                 Cow::Borrowed("the file holds more than one YAML document")
+            }
+            E::Unexpected { expected, .. } if expected.contains("mapping") => {
+                Cow::Borrowed("expected a map here")
+            }
+            E::Unexpected { expected, .. } if expected.contains("sequence") => {
+                Cow::Borrowed("expected a list here")
             }
             _ => DefaultMessageFormatter.format_message(err),
         };
-        // The formatter output is not sanitised by the renderer here: escape control
-        // characters ourselves.
-        let message: String = message.chars().flat_map(char::escape_debug).collect();
-        self.error(span, format!("the fleet file is not valid YAML: {message}"))
+        // The formatter's output is not sanitised outside its renderer: escape control
+        // characters (e.g. a line break quoted from the input) ourselves.
+        let mut clean = String::with_capacity(message.len());
+        for c in message.chars() {
+            if c.is_control() {
+                clean.extend(c.escape_default());
+            } else {
+                clean.push(c);
+            }
+        }
+        // Valid YAML of the wrong shape (where our types are strict) versus broken YAML.
+        let structural = matches!(
+            err,
+            E::Message { .. }
+                | E::Unexpected { .. }
+                | E::SerdeInvalidType { .. }
+                | E::SerdeInvalidValue { .. }
+                | E::SerdeInvalidLength { .. }
+                | E::SerdeUnknownVariant { .. }
+                | E::SerdeUnknownField { .. }
+                | E::SerdeMissingField { .. }
+        );
+        let message = if structural {
+            format!("unexpected content in the fleet file: {clean}")
+        } else {
+            format!("the fleet file is not valid YAML: {clean}")
+        };
+        self.error(span, message)
     }
 }
 
