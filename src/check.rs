@@ -43,6 +43,16 @@ pub struct Checked {
 
 /// Checks `roots` reading through `provider`.
 pub fn check(provider: &dyn SourceProvider, roots: &[Root]) -> Checked {
+    check_with_fleet(provider, roots, None)
+}
+
+/// Checks `roots` and, with a fleet file, what they do to that inventory
+/// (`rollc check --fleet`). The fleet file is read through `provider` too.
+pub fn check_with_fleet(
+    provider: &dyn SourceProvider,
+    roots: &[Root],
+    fleet: Option<&Path>,
+) -> Checked {
     let mut loader = Loader::new(provider);
     let mut ids: Vec<Option<ModuleId>> = Vec::with_capacity(roots.len());
     let mut unreadable = Vec::new();
@@ -67,6 +77,26 @@ pub fn check(provider: &dyn SourceProvider, roots: &[Root]) -> Checked {
         .map(|(p, _)| p)
         .collect();
     diagnostics.extend(lint::lint(&linted));
+    if let Some(path) = fleet {
+        match provider.read(path) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                let file = loader.sources.add(path.display().to_string(), text);
+                match crate::fleet::parse(file, loader.sources.get(file).text()) {
+                    Ok(inventory) => {
+                        let roots_only: Vec<&Program> = ids
+                            .iter()
+                            .flatten()
+                            .map(|id| &programs_by_module[id.0 as usize])
+                            .collect();
+                        diagnostics.extend(lint::fleet::lint(&roots_only, &inventory, file));
+                    }
+                    Err(errors) => diagnostics.extend(errors),
+                }
+            }
+            Err(err) => unreadable.push((path.to_path_buf(), err)),
+        }
+    }
     diagnostics.sort_by(|a, b| {
         (a.file, a.span.start, a.span.end).cmp(&(b.file, b.span.start, b.span.end))
     });

@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod fleet;
 pub mod hir;
 pub mod lint;
+pub mod plan;
 pub mod resolve;
 pub mod source;
 pub mod stdlib;

@@ -22,6 +22,11 @@ pub struct CheckArgs {
     /// Treat warnings as errors for the exit code.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Also check what the strategies do to this fleet (YAML or JSON `clusters:` file, or a
+    /// `kubectl get secrets -o yaml` list of Argo CD cluster Secrets): coverage, overlaps,
+    /// empty stages, and each stage's counts after rounding.
+    #[arg(long, value_name = "FILE")]
+    pub fleet: Option<PathBuf>,
 }
 
 /// How `check` prints diagnostics.
@@ -64,7 +69,7 @@ pub(super) fn run(args: &CheckArgs, color: bool, stderr_color: bool) -> u8 {
         }
     }
 
-    let checked = crate::check::check(&FileSystem, &roots);
+    let checked = crate::check::check_with_fleet(&FileSystem, &roots, args.fleet.as_deref());
     for (path, source) in checked.unreadable {
         report(
             CliError::Read {

@@ -91,6 +91,45 @@ pub struct Diagnostic {
     pub notes: Vec<String>,
     /// Fixes an editor can apply.
     pub suggestions: Vec<Suggestion>,
+    /// Structured facts for tools (JSON output), e.g. a stage's counts after rounding.
+    pub data: Option<Data>,
+}
+
+/// Structured facts a diagnostic carries beyond its text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Data {
+    /// The clusters the diagnostic is about (uncovered, in an unlisted label value, ...).
+    Clusters {
+        /// Cluster names, in fleet order.
+        clusters: Vec<String>,
+    },
+    /// Clusters two stages select.
+    Overlap {
+        /// The stage that takes them.
+        first: String,
+        /// The later stage that also selects them.
+        second: String,
+        /// Cluster names.
+        clusters: Vec<String>,
+    },
+    /// A stage's counts after the rounding rule.
+    StageCounts {
+        /// The rollout.
+        rollout: String,
+        /// The stage.
+        stage: String,
+        /// Clusters its `select` matches.
+        selected: u64,
+        /// Of those, clusters no earlier stage took (the base of `limit`).
+        candidates: u64,
+        /// Clusters it updates (the base of `batch`).
+        clusters: u64,
+        /// `limit` after rounding.
+        limit: Option<u64>,
+        /// `batch` after rounding.
+        batch: u64,
+    },
 }
 
 impl Diagnostic {
@@ -111,6 +150,7 @@ impl Diagnostic {
             help: None,
             notes: Vec::new(),
             suggestions: Vec::new(),
+            data: None,
         }
     }
 
@@ -174,6 +214,12 @@ impl Diagnostic {
             span,
             replacement: replacement.into(),
         });
+        self
+    }
+
+    /// Attaches structured data.
+    pub fn with_data(mut self, data: Data) -> Diagnostic {
+        self.data = Some(data);
         self
     }
 

@@ -2,6 +2,7 @@
 //! meant (duplicate names, selectors that match nothing, stages nothing reaches, gates that
 //! gate nothing, insecure webhooks).
 
+pub mod fleet;
 pub mod logic;
 
 use std::collections::HashMap;

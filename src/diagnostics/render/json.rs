@@ -37,6 +37,8 @@ struct JsonDiagnostic<'a> {
     help: Option<&'a str>,
     notes: &'a [String],
     suggestions: Vec<JsonSuggestion<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a crate::diagnostics::Data>,
 }
 
 #[derive(Serialize)]
@@ -96,6 +98,7 @@ impl<'a> JsonDiagnostic<'a> {
                     replacement: &suggestion.replacement,
                 })
                 .collect(),
+            data: diag.data.as_ref(),
         }
     }
 }
