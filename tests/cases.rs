@@ -17,22 +17,34 @@ use std::process::Command;
 fn check_case(path: &Path, bytes: Vec<u8>) -> datatest_stable::Result<()> {
     // Cases may be deliberately invalid UTF-8 (R0018); the header is always ASCII.
     let src = String::from_utf8_lossy(&bytes).into_owned();
-    let expected = expected_codes(&src)
-        .ok_or_else(|| format!("{}: first line must be `// expect: ok` or `// expect: RNNNN ...`", path.display()))?;
+    let expected = expected_codes(&src).ok_or_else(|| {
+        format!(
+            "{}: first line must be `// expect: ok` or `// expect: RNNNN ...`",
+            path.display()
+        )
+    })?;
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = manifest.join("tests/cases");
     let abs = manifest.join(path);
     let rel = abs.strip_prefix(&root).unwrap_or(&abs);
 
     let json = run(&root, rel, "json")?;
-    let diags: Vec<serde_json::Value> = serde_json::from_str(&json.stdout)
-        .map_err(|e| format!("`check --format json` printed invalid JSON ({e}):\n{}", json.stdout))?;
+    let diags: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).map_err(|e| {
+        format!(
+            "`check --format json` printed invalid JSON ({e}):\n{}",
+            json.stdout
+        )
+    })?;
     let codes: Vec<String> = diags
         .iter()
         .map(|d| d["code"].as_str().unwrap_or("?").to_string())
         .collect();
     if codes != expected {
-        return Err(format!("expected {expected:?}, `rollc check` reported {codes:?}:\n{}", json.stdout).into());
+        return Err(format!(
+            "expected {expected:?}, `rollc check` reported {codes:?}:\n{}",
+            json.stdout
+        )
+        .into());
     }
     let has_error = diags.iter().any(|d| d["severity"] == "error");
     let want_exit = if has_error { 1 } else { 0 };
@@ -41,7 +53,10 @@ fn check_case(path: &Path, bytes: Vec<u8>) -> datatest_stable::Result<()> {
     }
 
     let human = run(&root, rel, "human")?;
-    let name = rel.with_extension("").to_string_lossy().replace(['/', '\\'], "__");
+    let name = rel
+        .with_extension("")
+        .to_string_lossy()
+        .replace(['/', '\\'], "__");
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root.join("snapshots"));
     settings.set_prepend_module_to_snapshot(false);
@@ -67,7 +82,11 @@ fn run(root: &Path, rel: &Path, format: &str) -> datatest_stable::Result<Output>
         .arg(rel)
         .output()?;
     if !out.stderr.is_empty() {
-        return Err(format!("unexpected stderr: {}", String::from_utf8_lossy(&out.stderr)).into());
+        return Err(format!(
+            "unexpected stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
     }
     Ok(Output {
         stdout: String::from_utf8(out.stdout)?,
