@@ -171,7 +171,7 @@ pub struct Rollout {
 
 /// A statement inside a rollout.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "statement", rename_all = "snake_case")]
 pub enum RolloutItem {
     /// `target ...`
     Target(Target),
@@ -606,8 +606,8 @@ pub enum ExprKind {
     And(Vec<Expr>),
     /// `a or b or ...`: flat like [`ExprKind::And`].
     Or(Vec<Expr>),
-    /// `window ...` written as a value.
-    Window(WindowSpec),
+    /// `window ...` written as a value (boxed: it is the largest expression).
+    Window(Box<WindowSpec>),
     /// Something lowering already reported; later phases skip it silently.
     Error,
 }

@@ -68,6 +68,9 @@ pub struct Rollout {
     pub on_new_revision: NewRevisionPolicy,
     /// The stages, expanded, in run order.
     pub stages: Vec<Stage>,
+    /// False when stages may be missing because of errors already reported (a syntax error
+    /// in the file, or a `use`/`for` that failed): lints about absent stages stay quiet.
+    pub complete: bool,
 }
 
 /// The Applications a rollout drives.

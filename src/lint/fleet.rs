@@ -117,26 +117,24 @@ fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
                 .with_help("a cluster belongs to the first stage that selects it"),
             );
         }
-        if let (Some(limit), true) = (&stage.limit, share.candidates.len() > 0) {
-            if let Count::Int(n) = limit.count.value {
-                if n > share.candidates.len() as u64 && limit.per.is_none() {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::LimitTooLarge,
-                            limit.count.loc.file,
-                            limit.count.loc.span,
-                            format!(
-                                "`limit {n}` but the stage has only {} in this fleet",
-                                plural(share.candidates.len(), "candidate")
-                            ),
-                        )
-                        .with_label("larger than the selection")
-                        .with_help(
-                            "the limit takes every candidate; lower it or widen the selector",
-                        ),
-                    );
-                }
-            }
+        if let (Some(limit), true) = (&stage.limit, !share.candidates.is_empty())
+            && let Count::Int(n) = limit.count.value
+            && n > share.candidates.len() as u64
+            && limit.per.is_none()
+        {
+            diags.push(
+                Diagnostic::new(
+                    Code::LimitTooLarge,
+                    limit.count.loc.file,
+                    limit.count.loc.span,
+                    format!(
+                        "`limit {n}` but the stage has only {} in this fleet",
+                        plural(share.candidates.len(), "candidate")
+                    ),
+                )
+                .with_label("larger than the selection")
+                .with_help("the limit takes every candidate; lower it or widen the selector"),
+            );
         }
         // Overlap: clusters an earlier stage without a limit took that this stage also
         // selects. A limit's leftovers flowing on, and a final `select all`, are by design.
@@ -148,10 +146,11 @@ fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
         }
         let mut by_owner: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for &i in &share.selected {
-            if let Some(o) = owned.owner[i] {
-                if o < s && rollout.stages[o].limit.is_none() {
-                    by_owner.entry(o).or_default().push(i);
-                }
+            if let Some(o) = owned.owner[i]
+                && o < s
+                && rollout.stages[o].limit.is_none()
+            {
+                by_owner.entry(o).or_default().push(i);
             }
         }
         for (o, clusters) in by_owner {

@@ -43,7 +43,7 @@ pub fn lint(programs: &[&Program]) -> Vec<Diagnostic> {
 }
 
 fn lint_rollout(rollout: &Rollout, diags: &mut Vec<Diagnostic>) {
-    if rollout.stages.is_empty() {
+    if rollout.stages.is_empty() && rollout.complete {
         diags.push(
             Diagnostic::new(
                 Code::NoStages,
@@ -56,7 +56,8 @@ fn lint_rollout(rollout: &Rollout, diags: &mut Vec<Diagnostic>) {
         );
     }
     let mut names: HashMap<&str, &Stage> = HashMap::new();
-    for stage in &rollout.stages {
+    // An empty name comes from an interpolation that failed (already reported).
+    for stage in rollout.stages.iter().filter(|s| !s.name.is_empty()) {
         if let Some(first) = names.get(stage.name.as_str()) {
             let mut diag = Diagnostic::new(
                 Code::DuplicateStage,
@@ -145,33 +146,33 @@ fn lint_stage(stage: &Stage, earlier: &[Stage], diags: &mut Vec<Diagnostic>) {
             .with_help("a cluster belongs to the first stage that selects it: narrow the earlier stage or remove this one"),
         );
     }
-    if let (Some(limit), Some(bound)) = (&stage.limit, logic::max_matches(select)) {
-        if let Count::Int(n) = limit.count.value {
-            if n > bound {
-                diags.push(
-                    Diagnostic::new(
-                        Code::LimitTooLarge,
-                        limit.count.loc.file,
-                        limit.count.loc.span,
-                        format!(
-                            "`limit {n}` but the selector matches at most {bound} cluster{}",
-                            if bound == 1 { "" } else { "s" }
-                        ),
-                    )
-                    .with_label("larger than the selection")
-                    .with_secondary_in(
-                        select.loc.file,
-                        select.loc.span,
-                        "selects clusters by name or server",
-                    )
-                    .with_help("lower the limit or widen the selector"),
-                );
-            }
-        }
+    if let (Some(limit), Some(bound)) = (&stage.limit, logic::max_matches(select))
+        && let Count::Int(n) = limit.count.value
+        && n > bound
+    {
+        diags.push(
+            Diagnostic::new(
+                Code::LimitTooLarge,
+                limit.count.loc.file,
+                limit.count.loc.span,
+                format!(
+                    "`limit {n}` but the selector matches at most {bound} cluster{}",
+                    if bound == 1 { "" } else { "s" }
+                ),
+            )
+            .with_label("larger than the selection")
+            .with_secondary_in(
+                select.loc.file,
+                select.loc.span,
+                "selects clusters by name or server",
+            )
+            .with_help("lower the limit or widen the selector"),
+        );
     }
-    if let Some(requeue) = &stage.requeue {
-        if logic::implies(select, &requeue.when) {
-            diags.push(
+    if let Some(requeue) = &stage.requeue
+        && logic::implies(select, &requeue.when)
+    {
+        diags.push(
                 Diagnostic::new(
                     Code::RequeueEverything,
                     requeue.when.loc.file,
@@ -180,9 +181,8 @@ fn lint_stage(stage: &Stage, earlier: &[Stage], diags: &mut Vec<Diagnostic>) {
                 )
                 .with_label("matches the whole stage")
                 .with_secondary_in(select.loc.file, select.loc.span, "the stage selects these")
-                .with_help("no cluster could ever start; requeue only the clusters that are not ready, e.g. `drained == \"true\"`"),
+                .with_help("no cluster could ever start; narrow the requeue condition to the clusters that are temporarily not ready"),
             );
-        }
     }
     for gate in &stage.gates {
         match &gate.value {

@@ -51,10 +51,8 @@ pub fn order(stage: &Stage, clusters: &[Cluster], candidates: &[usize]) -> Vec<u
 }
 
 fn compare(a: &str, b: &str, numeric: bool) -> Ordering {
-    if numeric {
-        if let (Ok(x), Ok(y)) = (a.parse::<i64>(), b.parse::<i64>()) {
-            return x.cmp(&y);
-        }
+    if numeric && let (Ok(x), Ok(y)) = (a.parse::<i64>(), b.parse::<i64>()) {
+        return x.cmp(&y);
     }
     a.cmp(b)
 }

@@ -111,12 +111,12 @@ pub fn diagnose(file: FileId, src: &str, error: &PestError<Rule>) -> Diagnostic 
         InputLocation::Span((start, _)) => start,
     };
     let mut expected: BTreeSet<&'static str> = BTreeSet::new();
-    let mut wants_value = false;
+    let mut primaries = Vec::new();
     let mut wants_operator = false;
     if let ErrorVariant::ParsingError { positives, .. } = &error.variant {
         for &rule in positives {
             if PRIMARY_RULES.contains(&rule) {
-                wants_value = true;
+                primaries.push(rule);
             } else if INFIX_RULES.contains(&rule) {
                 wants_operator = true;
             } else {
@@ -124,36 +124,143 @@ pub fn diagnose(file: FileId, src: &str, error: &PestError<Rule>) -> Diagnostic 
             }
         }
     }
+    // An operand position tries numbers and names too; a lone string is a stage's name.
+    let wants_value = primaries
+        .iter()
+        .any(|r| matches!(r, Rule::number | Rule::ident | Rule::list));
     if wants_value {
         // `has`, `window` and `all` start operands too; "a value" already covers them.
-        for word in ["`has`", "`window`", "`all`", "an expression"] {
+        for word in ["`has`", "`window`", "`all`", "a value"] {
             expected.remove(word);
         }
         expected.insert("a value");
+    } else {
+        expected.extend(primaries.iter().filter_map(|r| friendly_name(*r)));
     }
     let found = found_at(src, pos);
     let block = enclosing_block(src, pos);
 
+    if found.text == "'" {
+        return single_quotes(file, src, &found);
+    }
     if wants_operator {
         if let Some(diag) = missing_separator(file, src, pos, &found) {
             return diag;
         }
         expected.insert("an operator (`==`, `in`, `and`, ...)");
     }
-
+    if let Some(diag) = keyword_as_label(file, src, &found) {
+        return diag;
+    }
     if let Some(diag) = misplaced_keyword(file, src, &found, block.as_ref()) {
         return diag;
     }
-    if let Some(diag) = dashed_label_key(file, src, pos) {
+    if let Some(diag) = dashed_word(file, src, pos) {
         return diag;
     }
-    if found.text == ":" {
+    if found.text == ":" || followed_by_colon(src, &found) {
         return yaml_document(file, src, &found);
     }
     if let Some(diag) = unknown_word(file, &found, block.as_ref(), &expected) {
         return diag;
     }
+    if wants_value && let Some(diag) = value_missing_at_line_end(file, src, &found) {
+        return diag;
+    }
     generic(file, &found, &expected, block.as_ref())
+}
+
+/// `apiVersion: v1` and other `key:` lines: a word directly followed by a colon.
+fn followed_by_colon(src: &str, found: &Found<'_>) -> bool {
+    !found.text.is_empty()
+        && found
+            .text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && src[found.span.end as usize..]
+            .trim_start_matches([' ', '\t'])
+            .starts_with(':')
+}
+
+/// `'text'`: strings use double quotes.
+fn single_quotes(file: FileId, src: &str, found: &Found<'_>) -> Diagnostic {
+    let start = found.span.start as usize;
+    let line_end = src[start..].find('\n').map_or(src.len(), |p| start + p);
+    let mut diag = Diagnostic::new(
+        Code::UnexpectedToken,
+        file,
+        found.span,
+        "strings are written in double quotes",
+    )
+    .with_label("`'` does not start a string");
+    if let Some(close) = src[start + 1..line_end].find('\'') {
+        let inner = &src[start + 1..start + 1 + close];
+        if !inner.contains('"') {
+            let span = Span::new(start, start + close + 2);
+            diag = diag
+                .with_help(format!("write `\"{inner}\"`"))
+                .with_suggestion("use double quotes", span, format!("\"{inner}\""));
+            return diag;
+        }
+    }
+    diag.with_help("write strings as `\"text\"`")
+}
+
+/// A keyword where a label key is compared: `select order == "1"`.
+fn keyword_as_label(file: FileId, src: &str, found: &Found<'_>) -> Option<Diagnostic> {
+    let word = found.text;
+    if word.is_empty() || !super::lower::RESERVED.contains(&word) {
+        return None;
+    }
+    let after = src[found.span.end as usize..].trim_start();
+    let compares = ["==", "!=", "in ", "in[", "not in", "matches"]
+        .iter()
+        .any(|op| after.starts_with(op))
+        && !after.starts_with("=>");
+    if !compares {
+        return None;
+    }
+    Some(
+        Diagnostic::new(
+            Code::MisplacedKeyword,
+            file,
+            found.span,
+            format!("`{word}` is a keyword, so as a label key it needs backticks"),
+        )
+        .with_label("reserved word")
+        .with_help(format!("write `` `{word}` ``"))
+        .with_suggestion(
+            "quote the key with backticks",
+            found.span,
+            format!("`{word}`"),
+        ),
+    )
+}
+
+/// `select region ==` at the end of a line: point just after the operator, not at the next
+/// line's statement.
+fn value_missing_at_line_end(file: FileId, src: &str, found: &Found<'_>) -> Option<Diagnostic> {
+    let start = found.span.start as usize;
+    let before = src[..start].trim_end();
+    if !src[before.len()..start].contains('\n') {
+        return None;
+    }
+    let at = Span::point(before.len());
+    let previous = before.rsplit(char::is_whitespace).next().unwrap_or("");
+    Some(
+        Diagnostic::new(
+            Code::UnexpectedToken,
+            file,
+            at,
+            format!("expected a value after `{previous}`"),
+        )
+        .with_label("the line ends here")
+        .with_secondary(
+            found.span,
+            format!("the next line starts with {}", found.description),
+        )
+        .with_help("finish the expression on this line"),
+    )
 }
 
 fn expected_list(expected: &BTreeSet<&'static str>) -> String {
@@ -201,7 +308,7 @@ fn misplaced_keyword(
     let here = block.map_or("top", |b| block_kind(b.head));
     // `on failure` and `on new revision` fail at their second word, after `on` matched.
     let (word, span, after_on) = match (previous_word(src, found.span.start as usize), found.text) {
-        (Some((prev, start)), second @ ("failure" | "new")) if prev == "on" => {
+        (Some(("on", start)), second @ ("failure" | "new")) => {
             ("on", Span::new(start, found.span.end as usize), second)
         }
         _ => (found.text, found.span, ""),
@@ -298,6 +405,19 @@ fn previous_word(src: &str, offset: usize) -> Option<(&str, usize)> {
 /// A complete operand followed by another one inside `[...]` or `(...)`: a missing comma.
 fn missing_separator(file: FileId, src: &str, pos: usize, found: &Found<'_>) -> Option<Diagnostic> {
     let (open, byte) = innermost_bracket(src, pos)?;
+    if byte == b'(' && found.text == "," {
+        return Some(
+            Diagnostic::new(
+                Code::UnexpectedToken,
+                file,
+                found.span,
+                "expected `)`, found `,`",
+            )
+            .with_label("parentheses group one expression")
+            .with_secondary(Span::new(open, open + 1), "opened here")
+            .with_help("lists are written in square brackets: `[\"a\", \"b\"]`"),
+        );
+    }
     let (what, close) = match byte {
         b'[' => ("list", ']'),
         b'(' => ("argument list", ')'),
@@ -340,7 +460,9 @@ fn block_kind(head: &str) -> &'static str {
 }
 
 /// `app.kubernetes.io/part-of == ...` or `cluster-tier == ...` written without backticks.
-fn dashed_label_key(file: FileId, src: &str, pos: usize) -> Option<Diagnostic> {
+/// A word with `-`, `.` or `/` outside quotes: a label key that needs backticks, a label
+/// value that needs double quotes, or a long day name in a window.
+fn dashed_word(file: FileId, src: &str, pos: usize) -> Option<Diagnostic> {
     let bytes = src.as_bytes();
     let c = *bytes.get(pos)?;
     if !matches!(c, b'-' | b'.' | b'/') || pos == 0 {
@@ -363,6 +485,26 @@ fn dashed_label_key(file: FileId, src: &str, pos: usize) -> Option<Diagnostic> {
         return None;
     }
     let span = Span::new(start, end);
+    if let Some(diag) = long_day_names(file, key, span) {
+        return Some(diag);
+    }
+    let before = src[..start].trim_end();
+    if ["==", "!=", "[", ",", "matches"]
+        .iter()
+        .any(|op| before.ends_with(op))
+    {
+        return Some(
+            Diagnostic::new(
+                Code::UnexpectedToken,
+                file,
+                span,
+                format!("label value `{key}` must be a string"),
+            )
+            .with_label("unquoted value")
+            .with_help(format!("label values are strings: write `\"{key}\"`"))
+            .with_suggestion("quote the value", span, format!("\"{key}\"")),
+        );
+    }
     Some(
         Diagnostic::new(
             Code::InvalidLabelKey,
@@ -376,15 +518,59 @@ fn dashed_label_key(file: FileId, src: &str, pos: usize) -> Option<Diagnostic> {
     )
 }
 
+/// `Monday-Friday`: windows use three-letter day names.
+fn long_day_names(file: FileId, word: &str, span: Span) -> Option<Diagnostic> {
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let short = |d: &str| -> Option<String> {
+        let lower = d.to_ascii_lowercase();
+        let full = DAYS
+            .iter()
+            .find(|full| lower.len() >= 3 && full.starts_with(&lower))?;
+        let mut s = full[..3].to_string();
+        s[..1].make_ascii_uppercase();
+        Some(s)
+    };
+    let parts: Vec<&str> = word.split(['-', ',']).collect();
+    let fixed: Option<Vec<String>> = parts.iter().map(|p| short(p)).collect();
+    let fixed = fixed?;
+    let mut replacement = word.to_string();
+    for (part, short) in parts.iter().zip(&fixed) {
+        replacement = replacement.replacen(part, short, 1);
+    }
+    Some(
+        Diagnostic::new(
+            Code::InvalidWindow,
+            file,
+            span,
+            format!("`{word}` is not a day range"),
+        )
+        .with_label("days are written `Mon` … `Sun`")
+        .with_help(format!("write `{replacement}`"))
+        .with_suggestion("use three-letter day names", span, replacement),
+    )
+}
+
 fn yaml_document(file: FileId, src: &str, found: &Found<'_>) -> Diagnostic {
-    let line_start = src[..found.span.start as usize]
-        .rfind('\n')
-        .map_or(0, |p| p + 1);
-    let key = src[line_start..found.span.start as usize].trim();
-    let key_span = Span::new(
-        line_start + (src[line_start..].len() - src[line_start..].trim_start().len()),
-        found.span.end as usize,
-    );
+    // Either pest stopped at the `:` (the key is before it) or at the key itself.
+    let (key, key_span) = if found.text == ":" {
+        let line_start = src[..found.span.start as usize]
+            .rfind('\n')
+            .map_or(0, |p| p + 1);
+        let key = src[line_start..found.span.start as usize].trim();
+        let indent = src[line_start..].len() - src[line_start..].trim_start().len();
+        (key, Span::new(line_start + indent, found.span.end as usize))
+    } else {
+        let colon = found.span.end as usize + src[found.span.end as usize..].find(':').unwrap_or(0);
+        (found.text, Span::new(found.span.start as usize, colon + 1))
+    };
     let mut diag = Diagnostic::new(
         Code::YamlStyleField,
         file,

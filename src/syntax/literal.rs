@@ -82,7 +82,8 @@ fn classify_percent(text: &str, digits: &str, after: &str) -> Result<ExprKind, L
             kind: LiteralErrorKind::Percent,
             message: format!("percentage `{text}` is more than 100%"),
             help: "a percentage of the stage's clusters is at most `100%`; for an absolute number of clusters drop the `%`".into(),
-            replacement: Some("100%".into()),
+            // Not a fix: 100% and a count of 120 mean different things; the author decides.
+            replacement: None,
         }),
     }
 }
@@ -105,8 +106,8 @@ fn classify_decimal(text: &str, digits: &str, after_dot: &str) -> Result<ExprKin
         return Err(LiteralError {
             kind: LiteralErrorKind::Percent,
             message: format!("percentage `{text}` has a fraction"),
-            help: "percentages are whole numbers from 0% to 100%".into(),
-            replacement: Some(format!("{digits}%")),
+            help: format!("percentages are whole numbers from 0% to 100%, e.g. `{digits}%`"),
+            replacement: None,
         });
     }
     // `1.5h`: a fractional duration. Convert it exactly when possible.
@@ -126,7 +127,9 @@ fn classify_decimal(text: &str, digits: &str, after_dot: &str) -> Result<ExprKin
         let total = whole
             .checked_mul(secs)?
             .checked_add(frac.checked_mul(secs)? / scale)?;
-        ((frac * secs) % scale == 0).then(|| format_duration(total))
+        (frac * secs)
+            .is_multiple_of(scale)
+            .then(|| format_duration(total))
     });
     Err(LiteralError {
         kind: LiteralErrorKind::Duration,
@@ -376,14 +379,9 @@ mod tests {
             fix("2hours"),
             (LiteralErrorKind::Duration, Some("2h".into()))
         );
-        assert_eq!(
-            fix("120%"),
-            (LiteralErrorKind::Percent, Some("100%".into()))
-        );
-        assert_eq!(
-            fix("12.5%"),
-            (LiteralErrorKind::Percent, Some("12%".into()))
-        );
+        // Out-of-range percentages get help, not a fix that would change the meaning.
+        assert_eq!(fix("120%"), (LiteralErrorKind::Percent, None));
+        assert_eq!(fix("12.5%"), (LiteralErrorKind::Percent, None));
         assert_eq!(fix("30m1h").0, LiteralErrorKind::Duration);
         assert_eq!(fix("5x"), (LiteralErrorKind::Duration, None));
         assert_eq!(fix("99999999999999999999").0, LiteralErrorKind::Number);

@@ -52,6 +52,14 @@ pub const FIELD_KEYWORDS: &[&str] = &[
     "on failure",
 ];
 
+/// Reserved words: never identifiers (the grammar's `keyword` rule).
+pub const RESERVED: &[&str] = &[
+    "import", "in", "let", "label", "limit", "template", "target", "tolerate", "true", "fleet",
+    "false", "for", "rollout", "revision", "requeue", "defaults", "deadline", "stage", "select",
+    "spread", "use", "batch", "bake", "max", "matches", "order", "or", "on", "gate", "window",
+    "and", "all", "not", "has",
+];
+
 /// Statement keywords of a rollout body.
 pub const ROLLOUT_KEYWORDS: &[&str] = &[
     "target",
@@ -81,8 +89,16 @@ impl Context {
     fn noun(self) -> &'static str {
         match self {
             Context::Stage => "stage field",
-            Context::Defaults => "field in `defaults`",
+            Context::Defaults => "field",
             Context::Rollout => "rollout statement",
+        }
+    }
+
+    /// Where, after the noun: "unknown field `x` in `defaults`".
+    fn place(self) -> &'static str {
+        match self {
+            Context::Defaults => " in `defaults`",
+            Context::Stage | Context::Rollout => "",
         }
     }
 }
@@ -394,13 +410,24 @@ impl<'s> Lower<'s> {
     fn field_block(&self, pair: Pair<'s, Rule>, context: Context) -> Vec<Field> {
         let mut fields: Vec<Field> = Vec::new();
         let mut seen: HashMap<&'static str, Span> = HashMap::new();
+        let mut previous: Option<(Span, &'static str)> = None;
         for item in pair.into_inner() {
             match item.as_rule() {
                 Rule::yaml_field => self.yaml_field(&item, context),
-                Rule::unknown_field => self.unknown_field(&item, context),
+                Rule::unknown_field => match previous {
+                    // Text left on the line of the field before: part of that field.
+                    Some((prev, name))
+                        if !self.src[prev.end as usize..item.as_span().start()]
+                            .contains(['\n', ';']) =>
+                    {
+                        self.trailing_text(&item, prev, name)
+                    }
+                    _ => self.unknown_field(&item, context),
+                },
                 _ => {
                     let field = self.field(item);
                     let name = field_name(&field.kind);
+                    previous = Some((field.span, name));
                     let repeatable =
                         matches!(field.kind, FieldKind::Gate(_) | FieldKind::Window { .. });
                     if !repeatable {
@@ -540,7 +567,7 @@ impl<'s> Lower<'s> {
                     let spec = self.window_spec(spec_pair);
                     Expr {
                         span: spec.span,
-                        kind: ExprKind::Window(spec),
+                        kind: ExprKind::Window(Box::new(spec)),
                     }
                 } else {
                     self.expr(spec_pair)
@@ -649,10 +676,12 @@ impl<'s> Lower<'s> {
             .with_label("fields are a keyword and a value, without `:`");
         match keyword {
             Some(keyword) => {
-                let fixed = if value.is_empty() {
-                    keyword.to_string()
-                } else {
-                    format!("{keyword} {value}")
+                let plain = |v: &str| v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                let fixed = match keyword {
+                    _ if value.is_empty() => keyword.to_string(),
+                    "target" => format!("target appset \"{}\"", value.trim_matches('"')),
+                    "spread by" | "order by" if !plain(value) => format!("{keyword} `{value}`"),
+                    _ => format!("{keyword} {value}"),
                 };
                 diag = diag.with_help(format!("write `{fixed}`")).with_suggestion(
                     format!("replace with `{fixed}`"),
@@ -671,6 +700,47 @@ impl<'s> Lower<'s> {
         self.report(diag);
     }
 
+    /// Words after a complete field on the same line: `order by tier descending`,
+    /// `tz Europe/London`, `deadline 1 h`.
+    fn trailing_text(&self, pair: &Pair<'s, Rule>, field: Span, field_name: &str) {
+        let text = pair.as_str().trim_end();
+        let start = pair.as_span().start();
+        let word_len = text
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(text.len());
+        let word = &text[..word_len];
+        let word_span = Span::new(start, start + word_len);
+        let whole = Span::new(start, start + text.len());
+        let mut diag = self
+            .diag(
+                Code::UnexpectedToken,
+                word_span,
+                format!("unexpected `{word}` after `{field_name}`"),
+            )
+            .with_label("not part of the field")
+            .with_secondary(field, format!("the `{field_name}` field ends here"));
+        let rest = text[word_len..].trim();
+        diag = match (field_name, word) {
+            ("window", "tz") if !rest.is_empty() && !rest.starts_with('"') => diag
+                .with_help(format!("time zones are strings: write `tz \"{rest}\"`"))
+                .with_suggestion("quote the time zone", whole, format!("tz \"{rest}\"")),
+            ("order by", "descending" | "ascending") => {
+                let short = &word[..word.len().min(if word == "descending" { 4 } else { 3 })];
+                diag.with_help(format!("write `{short}`"))
+                    .with_suggestion(format!("replace with `{short}`"), word_span, short)
+            }
+            ("gate", _) => diag.with_help("an approval's reason is a string: `gate approval \"SRE on call signs off\"`"),
+            ("bake" | "bake each" | "deadline", _) if super::literal::classify_number(&format!("1{word}")).is_ok() => {
+                let field_text = &self.src[field.range()];
+                let joined = format!("{field_text}{word}");
+                diag.with_help(format!("write the unit right after the number: `{joined}`"))
+                    .with_suggestion("remove the space", Span::new(field.start as usize, word_span.end as usize), joined)
+            }
+            _ => diag.with_help("a field ends where the next keyword starts; put this on its own line or fix the field"),
+        };
+        self.report(diag);
+    }
+
     fn unknown_field(&self, pair: &Pair<'s, Rule>, context: Context) {
         let text = pair.as_str();
         let start = pair.as_span().start();
@@ -684,14 +754,28 @@ impl<'s> Lower<'s> {
             .diag(
                 Code::UnknownField,
                 name_span,
-                format!("unknown {} `{name}`", context.noun()),
+                format!("unknown {} `{name}`{}", context.noun(), context.place()),
             )
             .with_label(format!("not a {}", context.noun()));
         match suggest::field_for_alias(name, keywords) {
             Some(keyword) => {
+                // `spred by region`: replace only the misspelt word when the rest of a
+                // multi-word keyword is already written.
+                let first = keyword.split(' ').next().unwrap_or(keyword);
+                let rest = keyword[first.len()..].trim();
+                let replacement =
+                    if !rest.is_empty() && text[name_len..].trim_start().starts_with(rest) {
+                        first
+                    } else {
+                        keyword
+                    };
                 diag = diag
                     .with_help(format!("did you mean `{keyword}`?"))
-                    .with_suggestion(format!("replace with `{keyword}`"), name_span, keyword);
+                    .with_suggestion(
+                        format!("replace with `{replacement}`"),
+                        name_span,
+                        replacement,
+                    );
             }
             None => {
                 diag = diag.with_help(format!(
@@ -893,7 +977,7 @@ impl<'s> Lower<'s> {
                     Err(err) => self.report(
                         self.diag(Code::InvalidEscape, span_of(&part), err.message)
                             .with_label("not a valid escape")
-                            .with_help("escapes are `\\\"`, `\\\\`, `\\n`, `\\t`, `\\r`, `\\$`, `\\0` and `\\u{HEX}`; write `\\\\` for a backslash"),
+                            .with_help("escapes are `\\\"`, `\\\\`, `\\n`, `\\t`, `\\r`, `\\$` and `\\u{HEX}`; write `\\\\` for a backslash"),
                     ),
                 },
                 Rule::interp => {
@@ -1089,7 +1173,7 @@ impl<'s> Lower<'s> {
             Rule::list => ExprKind::List(pair.into_inner().map(|p| self.expr(p)).collect()),
             Rule::window_lit => {
                 let spec_pair = next(&mut pair.into_inner().skip(1));
-                ExprKind::Window(self.window_spec(spec_pair))
+                ExprKind::Window(Box::new(self.window_spec(spec_pair)))
             }
             Rule::has => ExprKind::Has(self.label_key(next(&mut pair.into_inner().skip(1)))),
             Rule::kw_all => ExprKind::All,

@@ -76,3 +76,35 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `lower::RESERVED` (used by error messages) must be exactly the grammar's keywords.
+    #[test]
+    fn reserved_words_match_the_grammar() {
+        for word in lower::RESERVED {
+            assert!(
+                RolloutParser::parse(Rule::keyword, word).is_ok(),
+                "`{word}` is a keyword"
+            );
+            assert!(
+                RolloutParser::parse(Rule::ident, word).is_err(),
+                "`{word}` is not a name"
+            );
+        }
+        for word in [
+            "appset", "where", "per", "by", "each", "insecure", "tz", "index", "ordered",
+        ] {
+            let whole = RolloutParser::parse(Rule::ident, word)
+                .map(|mut p| p.next().map(|p| p.as_str() == word));
+            assert_eq!(whole.ok().flatten(), Some(true), "`{word}` is a name");
+        }
+        let grammar = include_str!("../../grammar/rollout.pest");
+        let start = grammar.find("keyword = @{").expect("keyword rule");
+        let rule = &grammar[start..start + grammar[start..].find("~ !ident_char").expect("end")];
+        let count = rule.matches('"').count() / 2;
+        assert_eq!(count, lower::RESERVED.len(), "same number of words");
+    }
+}

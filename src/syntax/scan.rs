@@ -51,7 +51,11 @@ pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
                     continue;
                 }
                 Err(eol) => {
-                    diags.push(unterminated(file, src, i, eol));
+                    // Only the first: the quote that closes a string split over two lines
+                    // would look like another unterminated string.
+                    if !unterminated_seen {
+                        diags.push(unterminated(file, src, i, eol));
+                    }
                     unterminated_seen = true;
                     i = eol;
                     continue;
@@ -72,48 +76,55 @@ pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
             b'}' | b')' | b']' => {
                 not_run = 0;
                 let want = opener_of(b);
-                match stack.pop() {
-                    Some(open) if open.byte == want => matched.push(Matched {
+                let Some(top) = stack.last() else {
+                    diags.push(stray_closer(file, b, i, bytes, &matched));
+                    return diags;
+                };
+                if top.byte == want {
+                    let open = stack.pop().expect("checked above");
+                    matched.push(Matched {
                         open: open.offset,
                         open_indent: open.indent,
                         close: i,
                         close_indent: indent_of(bytes, i),
-                    }),
-                    Some(open) => {
-                        diags.push(
-                            Diagnostic::new(
-                                Code::UnexpectedCloser,
-                                file,
-                                Span::new(i, i + 1),
-                                format!(
-                                    "mismatched `{}`: the innermost open bracket is `{}`",
-                                    b as char, open.byte as char
-                                ),
-                            )
-                            .with_label(format!("expected `{}` here", closer_of(open.byte) as char))
-                            .with_secondary(
-                                Span::new(open.offset, open.offset + 1),
-                                format!("`{}` opened here", open.byte as char),
+                    });
+                } else if stack.iter().any(|o| o.byte == want) {
+                    // `(` never closed before the block's `}`: blame the inner opener.
+                    let want_close = closer_of(top.byte) as char;
+                    diags.push(
+                        Diagnostic::new(
+                            Code::UnclosedDelimiter,
+                            file,
+                            Span::new(top.offset, top.offset + 1),
+                            format!("this `{}` is never closed", top.byte as char),
+                        )
+                        .with_label(format!("`{}` opened here", top.byte as char))
+                        .with_secondary(
+                            Span::new(i, i + 1),
+                            format!(
+                                "`{}` closes the enclosing block before a `{want_close}`",
+                                b as char
                             ),
-                        );
-                        return diags;
-                    }
-                    None => {
-                        diags.push(
-                            Diagnostic::new(
-                                Code::UnexpectedCloser,
-                                file,
-                                Span::new(i, i + 1),
-                                format!("unexpected `{}`: nothing is open here", b as char),
-                            )
-                            .with_label("this closes nothing")
-                            .with_help(format!(
-                                "remove it, or add the matching `{}` where the block starts",
-                                want as char
-                            )),
-                        );
-                        return diags;
-                    }
+                        )
+                        .with_help(format!("add `{want_close}` where the expression ends")),
+                    );
+                    return diags;
+                } else {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::UnexpectedCloser,
+                            file,
+                            Span::new(i, i + 1),
+                            format!("unexpected `{}`: no `{}` is open", b as char, want as char),
+                        )
+                        .with_label("this closes nothing")
+                        .with_secondary(
+                            Span::new(top.offset, top.offset + 1),
+                            format!("the innermost open bracket is this `{}`", top.byte as char),
+                        )
+                        .with_help("remove it"),
+                    );
+                    return diags;
                 }
             }
             b'!' if bytes.get(i + 1) != Some(&b'=') => {
@@ -128,7 +139,10 @@ pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
                 if &bytes[i..end] == b"not" {
                     not_run += 1;
                     if stack.len() + not_run > MAX_DEPTH {
-                        diags.push(too_deep(file, i));
+                        let mut diag = too_deep(file, i);
+                        diag.span = Span::new(i, end);
+                        diag.labels[0].span = diag.span;
+                        diags.push(diag);
                         return diags;
                     }
                 } else {
@@ -201,6 +215,37 @@ fn unclosed(
     }
 }
 
+/// A closer with nothing open. When an earlier `}` is indented unlike its opener, that one is
+/// probably the extra brace that closed the block too soon.
+fn stray_closer(file: FileId, b: u8, at: usize, bytes: &[u8], matched: &[Matched]) -> Diagnostic {
+    let want = opener_of(b) as char;
+    let mut diag = Diagnostic::new(
+        Code::UnexpectedCloser,
+        file,
+        Span::new(at, at + 1),
+        format!("unexpected `{}`: nothing is open here", b as char),
+    )
+    .with_label("this closes nothing");
+    let suspect = matched
+        .iter()
+        .filter(|m| bytes[m.close] == b && m.close_indent != m.open_indent)
+        .max_by_key(|m| m.close);
+    match suspect {
+        Some(m) => diag = diag
+            .with_secondary(
+                Span::new(m.close, m.close + 1),
+                "this one is indented unlike the line that opened its block: is it the extra one?",
+            )
+            .with_help("remove the extra closer"),
+        None => {
+            diag = diag.with_help(format!(
+                "remove it, or add the matching `{want}` where the block starts"
+            ))
+        }
+    }
+    diag
+}
+
 fn bytes_at(src: &str, offset: usize) -> u8 {
     src.as_bytes().get(offset).copied().unwrap_or(0)
 }
@@ -227,7 +272,8 @@ fn unterminated(file: FileId, src: &str, start: usize, eol: usize) -> Diagnostic
     )
     .with_label(format!("this {what} is never closed"))
     .with_help(format!(
-        "close it with `{quote}` before the end of the line: {what}s cannot span lines"
+        "close it with {} before the end of the line: {what}s cannot span lines",
+        if quote == '"' { "`\"`" } else { "a backtick" }
     ))
     .with_suggestion(
         format!("insert `{quote}`"),

@@ -58,22 +58,46 @@ pub fn field_for_alias(word: &str, keywords: &[&'static str]) -> Option<&'static
     if let Some(k) = keywords.iter().find(|k| normalise(k) == norm) {
         return Some(k);
     }
-    if let Some((_, k)) = ALIASES.iter().find(|(alias, _)| *alias == norm) {
-        if let Some(k) = keywords.iter().find(|kw| *kw == k) {
-            return Some(k);
-        }
+    if let Some((_, k)) = ALIASES.iter().find(|(alias, _)| *alias == norm)
+        && let Some(k) = keywords.iter().find(|kw| *kw == k)
+    {
+        return Some(k);
     }
-    closest(word, keywords)
+    // A misspelt alias (`concurency`), judged strictly: aliases are long and many.
+    let aliases: Vec<&str> = ALIASES.iter().map(|(a, _)| *a).collect();
+    if let Some(alias) = closest_at(&norm, &aliases, 0.8)
+        && let Some((_, k)) = ALIASES.iter().find(|(a, _)| *a == alias)
+        && let Some(k) = keywords.iter().find(|kw| *kw == k)
+    {
+        return Some(k);
+    }
+    // A misspelt keyword, or the misspelt first word of one (`spred by`, `mx in flight`).
+    closest(word, keywords).or_else(|| {
+        let firsts: Vec<&str> = keywords
+            .iter()
+            .map(|k| k.split(' ').next().unwrap_or(k))
+            .collect();
+        let first = closest(word, &firsts)?;
+        keywords
+            .iter()
+            .find(|k| k.split(' ').next() == Some(first))
+            .copied()
+    })
+}
+
+/// [`closest`] with a given similarity threshold.
+pub fn closest_at<'a>(word: &str, candidates: &[&'a str], threshold: f64) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::normalized_damerau_levenshtein(word, c), *c))
+        .filter(|(score, _)| *score >= threshold)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo.
 pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::normalized_damerau_levenshtein(word, c), *c))
-        .filter(|(score, _)| *score >= 0.6)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+    closest_at(word, candidates, 0.6)
 }
 
 /// `` `a`, `b` or `c` ``.
@@ -103,6 +127,9 @@ mod tests {
         );
         assert_eq!(field_for_alias("bacth", FIELD_KEYWORDS), Some("batch"));
         assert_eq!(field_for_alias("zzz", FIELD_KEYWORDS), None);
+        assert_eq!(field_for_alias("spred", FIELD_KEYWORDS), Some("spread by"));
+        assert_eq!(field_for_alias("mx", FIELD_KEYWORDS), Some("max in flight"));
+        assert_eq!(field_for_alias("concurency", FIELD_KEYWORDS), Some("batch"));
         assert_eq!(list(&["a", "b", "c"]), "`a`, `b` or `c`");
     }
 }

@@ -91,18 +91,18 @@ impl Checker<'_, '_> {
     /// Like [`Checker::eval`], where the position expects `ty`: a bare name that nothing
     /// defines is a label key where a `label` is expected (`domain: label = region`).
     pub(super) fn eval_expecting(&mut self, ctx: &Ctx, expr: &ast::Expr, ty: &Type) -> Option<Val> {
-        if *ty == Type::Label {
-            if let ExprKind::Name(name) = &expr.kind {
-                let bound = ctx.locals.iter().any(|(n, _)| *n == name.name)
-                    || self.scopes[ctx.module.0 as usize]
-                        .visible
-                        .contains_key(&name.name);
-                if !bound {
-                    return Some(Val::new(
-                        Value::Label(name.name.clone()),
-                        self.loc(ctx, expr.span),
-                    ));
-                }
+        if *ty == Type::Label
+            && let ExprKind::Name(name) = &expr.kind
+        {
+            let bound = ctx.locals.iter().any(|(n, _)| *n == name.name)
+                || self.scopes[ctx.module.0 as usize]
+                    .visible
+                    .contains_key(&name.name);
+            if !bound {
+                return Some(Val::new(
+                    Value::Label(name.name.clone()),
+                    self.loc(ctx, expr.span),
+                ));
             }
         }
         self.eval(ctx, expr)
@@ -196,14 +196,14 @@ impl Checker<'_, '_> {
             format!("expected {}, found {}", ty.describe(), v.value.describe()),
         )
         .with_label(format!("expected {}", ty.describe()));
-        if let Some((name, def)) = &v.via {
-            if *def != at {
-                diag = diag.with_secondary_in(
-                    def.file,
-                    def.span,
-                    format!("`{name}` is defined here as {}", v.value.describe()),
-                );
-            }
+        if let Some((name, def)) = &v.via
+            && *def != at
+        {
+            diag = diag.with_secondary_in(
+                def.file,
+                def.span,
+                format!("`{name}` is defined here as {}", v.value.describe()),
+            );
         }
         match (&v.value, ty) {
             (Value::Int(n), Type::String) => {
@@ -391,10 +391,9 @@ impl Checker<'_, '_> {
                 let loader = self.loader;
                 if let Some(ast::ItemKind::Let(binding)) =
                     loader.module(m).ast.as_ref().map(|a| &a.items[item].kind)
+                    && let ExprKind::Key(k) = &binding.value.kind
                 {
-                    if let ExprKind::Key(k) = &binding.value.kind {
-                        resolved = k.key.clone();
-                    }
+                    resolved = k.key.clone();
                 }
             }
         }
@@ -526,7 +525,8 @@ impl Checker<'_, '_> {
                         format!("unknown time zone `{name}`"),
                     )
                     .with_label("not in the IANA time zone database");
-                    match suggest::closest(&name, &refs) {
+                    // Zone names share long prefixes (`Pacific/...`): only a close match helps.
+                    match suggest::closest_at(&name, &refs, 0.8) {
                         Some(best) => {
                             diag = diag
                                 .with_help(format!("did you mean `{best}`?"))

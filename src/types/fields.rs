@@ -134,14 +134,15 @@ impl Checker<'_, '_> {
                 let attempts = match attempts {
                     Some(a) => {
                         let n = self.int(ctx, a);
-                        if let Some(n) = &n {
-                            if n.value == 0 && !self.dry_run {
-                                self.out_of_range(
-                                    n.loc,
-                                    "`attempts` must be at least 1",
-                                    "requeue at least once, or remove `requeue`",
-                                );
-                            }
+                        if let Some(n) = &n
+                            && n.value == 0
+                            && !self.dry_run
+                        {
+                            self.out_of_range(
+                                n.loc,
+                                "`attempts` must be at least 1",
+                                "requeue at least once, or remove `requeue`",
+                            );
                         }
                         n
                     }
@@ -238,19 +239,19 @@ impl Checker<'_, '_> {
 
     fn url(&mut self, ctx: &Ctx, expr: &ast::Expr) -> Option<String> {
         let url = self.string(ctx, expr, &Type::Url)?;
-        if !self.dry_run {
-            if let Err(why) = check_url(&url.value) {
-                self.report(
-                    Diagnostic::new(
-                        Code::InvalidUrl,
-                        url.loc.file,
-                        url.loc.span,
-                        format!("`{}` is not a usable URL", url.value),
-                    )
-                    .with_label(why)
-                    .with_help("write an absolute URL such as `https://prometheus.example.com`"),
-                );
-            }
+        if !self.dry_run
+            && let Err(why) = check_url(&url.value)
+        {
+            self.report(
+                Diagnostic::new(
+                    Code::InvalidUrl,
+                    url.loc.file,
+                    url.loc.span,
+                    format!("`{}` is not a usable URL", url.value),
+                )
+                .with_label(why)
+                .with_help("write an absolute URL such as `https://prometheus.example.com`"),
+            );
         }
         Some(url.value)
     }
@@ -303,24 +304,25 @@ impl Checker<'_, '_> {
                     Some(e) => Some(self.duration(ctx, e, "every")?),
                     None => None,
                 };
-                if let (Some(w), Some(e)) = (&window, &every) {
-                    if e.value > w.value && !self.dry_run {
-                        self.report(
-                            Diagnostic::new(
-                                Code::OutOfRange,
-                                e.loc.file,
-                                e.loc.span,
-                                format!(
-                                    "sampling every {} is longer than the {} window",
-                                    format_duration(e.value),
-                                    format_duration(w.value)
-                                ),
-                            )
-                            .with_label("sampled less than once per window")
-                            .with_secondary_in(w.loc.file, w.loc.span, "the window")
-                            .with_help("sample at least once within the `for` window"),
-                        );
-                    }
+                if let (Some(w), Some(e)) = (&window, &every)
+                    && e.value > w.value
+                    && !self.dry_run
+                {
+                    self.report(
+                        Diagnostic::new(
+                            Code::OutOfRange,
+                            e.loc.file,
+                            e.loc.span,
+                            format!(
+                                "sampling every {} is longer than the {} window",
+                                format_duration(e.value),
+                                format_duration(w.value)
+                            ),
+                        )
+                        .with_label("sampled less than once per window")
+                        .with_secondary_in(w.loc.file, w.loc.span, "the window")
+                        .with_help("sample at least once within the `for` window"),
+                    );
                 }
                 hir::Gate::Metric {
                     url,
@@ -388,9 +390,10 @@ impl Checker<'_, '_> {
                     .with_help("add `select SELECTOR` to the stage (or to `defaults`); `select all` takes every cluster left"),
             );
         }
-        if let (Some(deadline), Some(bake_each)) = (&stage.deadline, &stage.bake_each) {
-            if deadline.value <= bake_each.value {
-                self.report(
+        if let (Some(deadline), Some(bake_each)) = (&stage.deadline, &stage.bake_each)
+            && deadline.value <= bake_each.value
+        {
+            self.report(
                     Diagnostic::new(
                         Code::DeadlineTooShort,
                         deadline.loc.file,
@@ -406,7 +409,6 @@ impl Checker<'_, '_> {
                     .with_note(format!("stage `{}`", stage.name))
                     .with_help("the deadline covers sync, health and the per-cluster soak: make it longer than `bake each`"),
                 );
-            }
         }
         stage
     }

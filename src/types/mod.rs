@@ -35,6 +35,7 @@ pub fn check(loader: &Loader<'_>) -> (Vec<Program>, Vec<Diagnostic>) {
         active: Vec::new(),
         dry_run: false,
         skip_schema: false,
+        reported_cycles: HashSet::new(),
     };
     checker.build_scopes();
     let mut programs = Vec::new();
@@ -74,6 +75,8 @@ pub(crate) struct Checker<'l, 'p> {
     dry_run: bool,
     /// Checking a selector over Application labels: the cluster schema does not apply.
     skip_schema: bool,
+    /// Template cycles already reported, as their sorted members.
+    reported_cycles: HashSet<Vec<Def>>,
 }
 
 /// Where an expression is evaluated.
@@ -237,6 +240,7 @@ impl<'l, 'p> Checker<'l, 'p> {
 
     fn dry_run_template(&mut self, m: ModuleId, item: usize, t: &ast::Template) {
         let mut locals = Vec::new();
+        let mut all_typed = true;
         let file = self.file_of(m);
         let mut names: HashMap<&str, Span> = HashMap::new();
         for param in &t.params {
@@ -273,14 +277,19 @@ impl<'l, 'p> Checker<'l, 'p> {
                 });
                 self.report(diag);
             }
+            // Report every unknown type; expand only when all parameters have one.
             let Some(ty) = self.param_type(m, &param.ty) else {
-                return;
+                all_typed = false;
+                continue;
             };
             let loc = Loc::new(file, param.name.span);
             if let Some(default) = &param.default {
                 self.check_default(m, param, &ty, default);
             }
             locals.push((param.name.name.clone(), placeholder(&ty, loc)));
+        }
+        if !all_typed {
+            return;
         }
         let ctx = Ctx {
             module: m,
@@ -370,7 +379,12 @@ impl<'l, 'p> Checker<'l, 'p> {
         }
     }
 
+    fn error_count(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_error()).count()
+    }
+
     fn rollout(&mut self, m: ModuleId, item: &ast::Item, r: &ast::Rollout) -> hir::Rollout {
+        let errors_before = self.error_count();
         let ctx = Ctx::new(m);
         let file = self.file_of(m);
         let name = self.plain_string(&ctx, &r.name);
@@ -435,6 +449,10 @@ impl<'l, 'p> Checker<'l, 'p> {
             );
         }
         hir::Rollout {
+            complete: !loader_has_syntax_errors(self.loader, m)
+                && self.error_count() == errors_before
+                && self.scopes[m.0 as usize].broken_aliases.is_empty()
+                && !self.scopes[m.0 as usize].broken_import,
             name,
             loc: Loc::new(file, r.name.span),
             doc: item.doc.as_ref().map(|d| d.text.clone()),
@@ -610,6 +628,12 @@ impl<'l, 'p> Checker<'l, 'p> {
     }
 
     fn report_template_cycle(&mut self, pos: usize, def: Def, use_loc: Loc) {
+        // Each template of a cycle finds it when checked on its own: report it once.
+        let mut members: Vec<Def> = self.active[pos..].iter().map(|(d, _)| *d).collect();
+        members.sort_by_key(|d| self.def_loc(*d));
+        if !self.reported_cycles.insert(members) {
+            return;
+        }
         let name = self.def_ident(def).name.clone();
         let mut names: Vec<String> = self.active[pos..]
             .iter()
