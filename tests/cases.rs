@@ -6,6 +6,8 @@
 //! ```text
 //! // expect: R0005 R0006     (these codes, in source order; repeat a code for each time)
 //! // expect: ok              (no diagnostics at all)
+//! // args: --fleet fleets/small.yaml   (optional second line: extra `check` arguments,
+//!                                      paths relative to tests/cases)
 //! ```
 //!
 //! The human rendering is snapshotted next to the source, Gleam-style, in
@@ -28,7 +30,8 @@ fn check_case(path: &Path, bytes: Vec<u8>) -> datatest_stable::Result<()> {
     let abs = manifest.join(path);
     let rel = abs.strip_prefix(&root).unwrap_or(&abs);
 
-    let json = run(&root, rel, "json")?;
+    let args = extra_args(&src);
+    let json = run(&root, rel, "json", &args)?;
     let diags: Vec<serde_json::Value> = serde_json::from_str(&json.stdout).map_err(|e| {
         format!(
             "`check --format json` printed invalid JSON ({e}):\n{}",
@@ -52,7 +55,7 @@ fn check_case(path: &Path, bytes: Vec<u8>) -> datatest_stable::Result<()> {
         return Err(format!("exit code {:?}, expected {want_exit}", json.code).into());
     }
 
-    let human = run(&root, rel, "human")?;
+    let human = run(&root, rel, "human", &args)?;
     let name = rel
         .with_extension("")
         .to_string_lossy()
@@ -75,10 +78,11 @@ struct Output {
     code: Option<i32>,
 }
 
-fn run(root: &Path, rel: &Path, format: &str) -> datatest_stable::Result<Output> {
+fn run(root: &Path, rel: &Path, format: &str, args: &[String]) -> datatest_stable::Result<Output> {
     let out = Command::new(env!("CARGO_BIN_EXE_rollc"))
         .current_dir(root)
         .args(["check", "--color", "never", "--format", format])
+        .args(args)
         .arg(rel)
         .output()?;
     if !out.stderr.is_empty() {
@@ -92,6 +96,15 @@ fn run(root: &Path, rel: &Path, format: &str) -> datatest_stable::Result<Output>
         stdout: String::from_utf8(out.stdout)?,
         code: out.status.code(),
     })
+}
+
+/// Extra `check` arguments from an `// args:` second line.
+fn extra_args(src: &str) -> Vec<String> {
+    src.lines()
+        .nth(1)
+        .and_then(|l| l.strip_prefix("// args:"))
+        .map(|a| a.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// The codes named in the `// expect:` header; empty for `ok`.

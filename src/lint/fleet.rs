@@ -65,8 +65,9 @@ fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
             _ => String::new(),
         };
         let batch_text = match &stage.batch {
-            Some(b) => format!("batch {} → {}", count_text(b.value), share.batch),
-            None => format!("batch {} (default 1)", share.batch),
+            _ if share.taken.is_empty() => String::new(),
+            Some(b) => format!("; batch {} → {}", count_text(b.value), share.batch),
+            None => format!("; batch {} (the default)", share.batch),
         };
         diags.push(
             Diagnostic::new(
@@ -74,7 +75,7 @@ fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
                 stage.loc.file,
                 stage.loc.span,
                 format!(
-                    "stage `{}` updates {} of {} selected{limit_text}; {batch_text}",
+                    "stage `{}` updates {} of {} selected{limit_text}{batch_text}",
                     stage.name,
                     plural(share.taken.len(), "cluster"),
                     share.selected.len(),
