@@ -4,6 +4,10 @@
 //! later phases. Diagnostics are plain data ([`diagnostics`]) rendered only at the edge
 //! ([`cli`]).
 
+// The pest-generated parser names `alloc` (pest is built without `std`, which turns off its
+// per-rule stack probe: the pre-scan already bounds nesting, so the probe is pure cost).
+extern crate alloc;
+
 pub mod ast;
 pub mod check;
 pub mod cli;

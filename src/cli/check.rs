@@ -92,8 +92,8 @@ pub(super) fn run(args: &CheckArgs, color: bool, stderr_color: bool) -> u8 {
                     text.push_str(&summary);
                     text.push('\n');
                 }
-                None if !files.is_empty() => {
-                    let n = sources.iter().count();
+                None if !files.is_empty() && !io_failed => {
+                    let n = files.len();
                     text.push_str(&format!(
                         "checked {n} file{}: no problems found\n",
                         if n == 1 { "" } else { "s" }
@@ -138,10 +138,23 @@ fn collect(path: &Path, out: &mut Vec<Root>) -> Result<usize, CliError> {
         out.push(Root::file(path));
         return Ok(1);
     }
-    collect_dir(path, path, out)
+    let mut visited = std::collections::HashSet::new();
+    collect_dir(path, path, out, &mut visited)
 }
 
-fn collect_dir(path: &Path, tree: &Path, out: &mut Vec<Root>) -> Result<usize, CliError> {
+/// `visited` holds the canonical paths of directories already walked, so a symlink loop
+/// (`tree/again -> .`) is walked once.
+fn collect_dir(
+    path: &Path,
+    tree: &Path,
+    out: &mut Vec<Root>,
+    visited: &mut std::collections::HashSet<PathBuf>,
+) -> Result<usize, CliError> {
+    if let Ok(canonical) = std::fs::canonicalize(path)
+        && !visited.insert(canonical)
+    {
+        return Ok(0);
+    }
     let read_err = |source| CliError::Read {
         path: path.display().to_string(),
         source,
@@ -161,7 +174,7 @@ fn collect_dir(path: &Path, tree: &Path, out: &mut Vec<Root>) -> Result<usize, C
             continue;
         }
         if entry.is_dir() {
-            added += collect_dir(&entry, tree, out)?;
+            added += collect_dir(&entry, tree, out, visited)?;
         } else if entry.extension().is_some_and(|e| e == "rollout") {
             out.push(Root {
                 path: entry,

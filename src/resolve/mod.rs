@@ -28,7 +28,15 @@ pub struct FileSystem;
 
 impl SourceProvider for FileSystem {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        let len = std::fs::metadata(path)?.len();
+        let meta = std::fs::metadata(path)?;
+        // Opening a FIFO or a device would block or read forever.
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let len = meta.len();
         if len > MAX_SOURCE_LEN as u64 {
             return Err(io::Error::new(
                 io::ErrorKind::FileTooLarge,

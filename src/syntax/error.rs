@@ -30,8 +30,7 @@ const PRIMARY_RULES: &[Rule] = &[
     Rule::number,
     Rule::cluster_attr,
     Rule::backtick_key,
-    Rule::qualified,
-    Rule::ident,
+    Rule::name_ref,
     Rule::op_not,
     Rule::op_bang,
 ];
@@ -127,7 +126,7 @@ pub fn diagnose(file: FileId, src: &str, error: &PestError<Rule>) -> Diagnostic 
     // An operand position tries numbers and names too; a lone string is a stage's name.
     let wants_value = primaries
         .iter()
-        .any(|r| matches!(r, Rule::number | Rule::ident | Rule::list));
+        .any(|r| matches!(r, Rule::number | Rule::name_ref | Rule::list));
     if wants_value {
         // `has`, `window` and `all` start operands too; "a value" already covers them.
         for word in ["`has`", "`window`", "`all`", "a value"] {

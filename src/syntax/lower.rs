@@ -1210,12 +1210,16 @@ impl<'s> Lower<'s> {
                 }
             }
             Rule::backtick_key => ExprKind::Key(self.label_key(pair)),
-            Rule::ident => ExprKind::Name(self.ident(pair)),
-            Rule::qualified => {
+            Rule::name_ref => {
                 let mut parts = pair.into_inner();
-                let module = self.ident(next(&mut parts));
-                let name = self.ident(next(&mut parts));
-                ExprKind::Qualified { module, name }
+                let first = self.ident(next(&mut parts));
+                match parts.next() {
+                    None => ExprKind::Name(first),
+                    Some(second) => ExprKind::Qualified {
+                        module: first,
+                        name: self.ident(second),
+                    },
+                }
             }
             other => unreachable!("primary rule {other:?}"),
         };
@@ -1257,7 +1261,7 @@ impl<'s> Lower<'s> {
 /// children are tokens and end where they end.
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let span = pair.as_span();
-    let Some(last) = pair.clone().into_inner().last() else {
+    let Some(last) = pair.clone().into_inner().next_back() else {
         return span.into();
     };
     let inner_end = span_of(&last).end as usize;

@@ -101,10 +101,26 @@ mod tests {
                 .map(|mut p| p.next().map(|p| p.as_str() == word));
             assert_eq!(whole.ok().flatten(), Some(true), "`{word}` is a name");
         }
+        // Every word the grammar's `keyword` rule spells out (`"o" ~ ("rder" | "r")`) is in
+        // RESERVED, and no other.
         let grammar = include_str!("../../grammar/rollout.pest");
         let start = grammar.find("keyword = @{").expect("keyword rule");
         let rule = &grammar[start..start + grammar[start..].find("~ !ident_char").expect("end")];
-        let count = rule.matches('"').count() / 2;
-        assert_eq!(count, lower::RESERVED.len(), "same number of words");
+        let mut words = Vec::new();
+        for line in rule
+            .lines()
+            .filter(|l| l.trim_start().starts_with(['(', '|']))
+        {
+            let literals: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+            let (first, rest) = literals.split_first().expect("a literal per line");
+            if rest.is_empty() {
+                words.push(first.to_string());
+            }
+            words.extend(rest.iter().map(|r| format!("{first}{r}")));
+        }
+        words.sort();
+        let mut reserved: Vec<String> = lower::RESERVED.iter().map(|w| w.to_string()).collect();
+        reserved.sort();
+        assert_eq!(words, reserved);
     }
 }

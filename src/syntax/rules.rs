@@ -148,7 +148,7 @@ pub fn friendly_name(rule: Rule) -> Option<&'static str> {
         boolean => "`true` or `false`",
         number => "a number",
         cluster_attr => "`cluster.name` or `cluster.server`",
-        qualified => "a qualified name (`module.name`)",
+        name_ref => "a name",
         backtick_key => "a label key in backticks",
         key_text => "a label key",
         string | text | escape | interp => "a string",
