@@ -105,7 +105,13 @@ enum Fact {
 
 /// True when every cluster `a` matches is also matched by `b`, in any fleet.
 pub fn implies(a: &Selector, b: &Selector) -> bool {
-    if unsatisfiable(a) || matches!(b.kind, SelectorKind::All) || same(a, b) {
+    // An empty selection is contained in anything; checked last because it allocates.
+    contained(a, b) || unsatisfiable(a)
+}
+
+/// [`implies`] for an `a` already known to be satisfiable (no allocation at the top).
+pub fn contained(a: &Selector, b: &Selector) -> bool {
+    if matches!(b.kind, SelectorKind::All) || same(a, b) {
         return true;
     }
     match (&a.kind, &b.kind) {
