@@ -1,13 +1,16 @@
-//! `rollc::syntax::parse` must never panic, whatever the input, and every span it reports must
-//! point inside the source on character boundaries (renderers and editors slice with them).
+//! `rollc::syntax::parse` and the whole `check` pipeline (imports, names, templates, types,
+//! lints, `--fleet` checks) must never panic, whatever the input, and every span they report
+//! must point inside its file on character boundaries (renderers and editors slice with them).
 //!
-//! Four proptest strategies, 2,500 cases each (10,000 per `cargo test` run):
+//! Five proptest strategies, 2,000 cases each (10,000 per `cargo test` run):
 //!
 //! * arbitrary bytes, made into a string lossily;
 //! * strings over a rollout-ish alphabet (keywords, punctuation, numbers, durations, strings,
 //!   newlines);
 //! * token-level mutations of `examples/*.rollout` (delete, duplicate, swap, insert, truncate);
-//! * byte-level mutations of the same examples (cutting through multi-byte characters too).
+//! * byte-level mutations of the same examples (cutting through multi-byte characters too);
+//! * semantic mutations: names, values, labels and selectors of the examples replaced by
+//!   others of the wrong type or range, so the input parses and the later phases see it.
 //!
 //! Deeply nested and very long inputs are run directly, on the test thread's own stack, to
 //! show that the pre-scan's depth limit keeps pest and the lowering out of stack overflows.
@@ -20,12 +23,14 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
 use proptest::test_runner::TestCaseError;
+use rollc::check::{Root, check_with_fleet};
 use rollc::diagnostics::Diagnostic;
+use rollc::resolve::InMemory;
 use rollc::source::{FileId, Span};
 use rollc::syntax::{Parsed, parse};
 
 /// Cases per strategy unless `PROPTEST_CASES` says otherwise.
-const CASES: u32 = 2500;
+const CASES: u32 = 2000;
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -93,7 +98,43 @@ fn check_str(src: &str) -> Result<Parsed, String> {
 fn check(src: &str) -> Result<(), TestCaseError> {
     check_str(src)
         .map(drop)
+        .and_then(|()| pipeline(src))
         .map_err(|e| TestCaseError::fail(format!("{e}\n--- input ({} bytes):\n{src:?}", src.len())))
+}
+
+/// A local module the inputs may import, and the example fleet.
+const LIB: &str = "let soak = 30m\nlet emea = area == \"emea\"\ntemplate two(sel: selector, n: count = 1) { stage \"a\" { select sel; limit n } stage \"b\" { select sel } }\n";
+
+/// Runs the whole `check` pipeline on `src` (with a local import, the stdlib and a fleet) and
+/// checks every span against the file it points into.
+fn pipeline(src: &str) -> Result<(), String> {
+    let mut fs = InMemory::new();
+    let main = format!("import \"./lib.rollout\" as lib\nimport \"std/rings\" as rings\n{src}");
+    fs.insert("t/main.rollout", main);
+    fs.insert("t/lib.rollout", LIB);
+    fs.insert("t/fleet.yaml", include_str!("../examples/fleet.yaml"));
+    let checked = check_with_fleet(
+        &fs,
+        &[Root::file("t/main.rollout")],
+        Some(std::path::Path::new("t/fleet.yaml")),
+    );
+    let within = |file: FileId, span: Span, what: &str, diag: &Diagnostic| -> Result<(), String> {
+        let text = checked.sources.get(file).text();
+        check_span(text, span, what, diag)
+    };
+    for diag in &checked.diagnostics {
+        within(diag.file, diag.span, "diagnostic", diag)?;
+        for label in &diag.labels {
+            within(label.file, label.span, "label", diag)?;
+        }
+        for suggestion in &diag.suggestions {
+            within(suggestion.file, suggestion.span, "suggestion", diag)?;
+        }
+    }
+    // Every renderer must cope with whatever was found.
+    let _ = rollc::diagnostics::render::human(&checked.diagnostics, &checked.sources, false);
+    let _ = rollc::diagnostics::render::sarif(&checked.diagnostics, &checked.sources);
+    Ok(())
 }
 
 // ----- the alphabet -----
@@ -384,8 +425,76 @@ fn mutated_bytes() -> impl Strategy<Value = String> {
     })
 }
 
+/// Replacements that keep the syntax valid but break types, ranges, names or schemas.
+const SEMANTIC: &[&str] = &[
+    "0",
+    "1",
+    "0s",
+    "1s",
+    "0%",
+    "100%",
+    "7d",
+    "0.5",
+    "\"\"",
+    "\"http://plain.example.com\"",
+    "\"Mars/Olympus\"",
+    "all",
+    "[]",
+    "[\"a\", 1]",
+    "soak",
+    "lib.soak",
+    "lib.emea",
+    "emea",
+    "regions",
+    "rings",
+    "region",
+    "`app.kubernetes.io/part-of`",
+    "cluster.name",
+    "area == \"emea\" and area == \"amer\"",
+    "window Sat-Sun",
+    "window 2026-12-24",
+    "has drained",
+    "not all",
+    "r",
+    "${r}",
+];
+
+/// Replaces up to four value-like tokens of an example with [`SEMANTIC`] ones.
+fn semantic_mutations() -> impl Strategy<Value = String> {
+    (
+        any::<Index>(),
+        proptest::collection::vec((any::<Index>(), select(SEMANTIC)), 1..5),
+    )
+        .prop_map(|(which, edits)| {
+            let src = which.get(examples());
+            let mut tokens: Vec<String> = tokenize(src).into_iter().map(str::to_owned).collect();
+            let values: Vec<usize> = tokens
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| {
+                    t.starts_with('"')
+                        || t.starts_with(|c: char| c.is_ascii_digit())
+                        || t.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if values.is_empty() {
+                return tokens.concat();
+            }
+            for (at, replacement) in edits {
+                tokens[*at.get(&values)] = replacement.to_string();
+            }
+            tokens.concat()
+        })
+}
+
 proptest! {
     #![proptest_config(config())]
+
+    #[test]
+    fn semantic_constructs(src in semantic_mutations()) {
+        check(&src)?;
+    }
 
     #[test]
     fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {

@@ -100,7 +100,8 @@ pub struct Module {
     /// a `select`) are skipped, since the parser may have dropped it.
     pub has_syntax_errors: bool,
     path: Option<PathBuf>,
-    tree: Option<PathBuf>,
+    /// The tree local imports must stay in: its absolute form, and as the user named it.
+    tree: Option<(PathBuf, PathBuf)>,
 }
 
 /// A resolved `import`.
@@ -184,7 +185,7 @@ impl<'p> Loader<'p> {
             path.display().to_string(),
             bytes,
             Some(path.to_path_buf()),
-            Some(normalize(&absolute(tree))),
+            Some((normalize(&absolute(tree)), shown_tree(tree))),
         );
         self.load_imports_from(id);
         Ok(id)
@@ -293,7 +294,7 @@ impl<'p> Loader<'p> {
         display: String,
         bytes: Vec<u8>,
         path: Option<PathBuf>,
-        tree: Option<PathBuf>,
+        tree: Option<(PathBuf, PathBuf)>,
     ) -> ModuleId {
         let is_std = matches!(key, ModuleKey::Std(_));
         let (file, ast, has_syntax_errors) = match String::from_utf8(bytes) {
@@ -414,7 +415,7 @@ impl<'p> Loader<'p> {
         let display_dir = importer.parent().map(Path::to_path_buf).unwrap_or_default();
         let display = normalize(&display_dir.join(&text));
         let resolved = normalize(&absolute(&display_dir).join(&text));
-        if !resolved.starts_with(&tree) {
+        if !resolved.starts_with(&tree.0) {
             self.diagnostics.push(
                 Diagnostic::new(
                     Code::ImportEscapes,
@@ -423,7 +424,7 @@ impl<'p> Loader<'p> {
                     format!("`{text}` is outside the directory tree being checked"),
                 )
                 .with_label(format!("resolves to `{}`", display.display()))
-                .with_note(format!("the checked tree is `{}`", tree.display()))
+                .with_note(format!("the checked tree is `{}`", tree.1.display()))
                 .with_help("check the directory that contains both files, or move the imported file inside this tree"),
             );
             return (None, false);
@@ -535,6 +536,16 @@ pub fn not_utf8(file: FileId, valid: usize, bad_len: usize) -> Diagnostic {
     )
     .with_label("invalid UTF-8 here")
     .with_help("save the file as UTF-8; `.rollout` files are always UTF-8 text")
+}
+
+/// A tree as the user named it; `.` for the current directory.
+fn shown_tree(tree: &Path) -> PathBuf {
+    let shown = normalize(tree);
+    if shown.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        shown
+    }
 }
 
 fn absolute(path: &Path) -> PathBuf {
