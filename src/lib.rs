@@ -14,6 +14,7 @@ pub mod cli;
 pub mod diagnostics;
 pub mod fleet;
 pub mod hir;
+pub mod ir;
 pub mod lint;
 pub mod plan;
 pub mod resolve;
