@@ -4,8 +4,12 @@
 //! problems (unreadable files, bad arguments) are [`CliError`]s reported through miette.
 
 mod check;
+mod compile;
 mod doc;
 mod explain;
+mod export;
+mod import;
+mod plan;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -36,6 +40,16 @@ pub struct Cli {
 enum Command {
     /// Check `.rollout` files for syntax and semantic errors.
     Check(CheckArgs),
+    /// Compile a strategy to its IR (JSON), the artifact `apply` executes.
+    Compile(compile::CompileArgs),
+    /// Show the plan of a strategy for a fleet: which clusters each stage takes, in which
+    /// waves, with counts after rounding.
+    Plan(plan::PlanArgs),
+    /// Convert a ProgressiveRollout or an ApplicationSet's RollingSync strategy (YAML) to
+    /// `.rollout` source.
+    Import(import::ImportArgs),
+    /// Export a strategy to another tool's format where it can be expressed.
+    Export(export::ExportArgs),
     /// Show the documentation of a stdlib module (`std/rings`) or a local file; without an
     /// argument, list the stdlib modules.
     Doc {
@@ -154,6 +168,10 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args, color, stderr_color),
         Command::Explain { code, list } => explain::run(code.as_deref(), list, stderr_color),
         Command::Doc { module } => doc::run(module.as_deref(), stderr_color),
+        Command::Compile(args) => compile::run(&args, color, stderr_color),
+        Command::Plan(args) => plan::run(&args, color, stderr_color),
+        Command::Import(args) => import::run(&args, color, stderr_color),
+        Command::Export(args) => export::run(&args, color, stderr_color),
     };
     ExitCode::from(code)
 }
