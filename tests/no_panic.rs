@@ -105,14 +105,17 @@ fn check(src: &str) -> Result<(), TestCaseError> {
 /// A local module the inputs may import, and the example fleet.
 const LIB: &str = "let soak = 30m\nlet emea = area == \"emea\"\ntemplate two(sel: selector, n: count = 1) { stage \"a\" { select sel; limit n } stage \"b\" { select sel } }\n";
 
+/// A small fleet: the pipeline runs for every case, so it is kept cheap to read.
+const FLEET: &str = "clusters:\n  - { name: a, server: \"https://a\", labels: { area: emea, region: eu-west-1, ring: \"0\" } }\n  - { name: b, server: \"https://b\", labels: { area: amer, region: us-east-1, drained: \"true\" } }\n  - { name: c, server: \"https://c\", labels: { region: eu-west-1 } }\n";
+
 /// Runs the whole `check` pipeline on `src` (with a local import, the stdlib and a fleet) and
 /// checks every span against the file it points into.
 fn pipeline(src: &str) -> Result<(), String> {
     let mut fs = InMemory::new();
-    let main = format!("import \"./lib.rollout\" as lib\nimport \"std/rings\" as rings\n{src}");
+    let main = format!("import \"./lib.rollout\" as lib\n{src}");
     fs.insert("t/main.rollout", main);
     fs.insert("t/lib.rollout", LIB);
-    fs.insert("t/fleet.yaml", include_str!("../examples/fleet.yaml"));
+    fs.insert("t/fleet.yaml", FLEET);
     let checked = check_with_fleet(
         &fs,
         &[Root::file("t/main.rollout")],

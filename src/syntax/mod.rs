@@ -37,6 +37,18 @@ impl Parsed {
     }
 }
 
+/// `src` with the bytes of each range replaced by spaces (ranges are whole characters).
+fn blank(src: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    if ranges.is_empty() {
+        return src.to_string();
+    }
+    let mut bytes = src.as_bytes().to_vec();
+    for range in ranges {
+        bytes[range.clone()].fill(b' ');
+    }
+    String::from_utf8(bytes).unwrap_or_else(|_| src.to_string())
+}
+
 /// Parses and lowers one file. Never panics; every problem becomes a diagnostic.
 pub fn parse(file: FileId, src: &str) -> Parsed {
     if src.len() > MAX_SOURCE_LEN {
@@ -55,14 +67,18 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
             diagnostics: vec![diag],
         };
     }
-    let structural = scan::scan(file, src);
+    let mut comments = Vec::new();
+    let structural = scan::scan_with_comments(file, src, &mut comments);
     if !structural.is_empty() {
         return Parsed {
             ast: None,
             diagnostics: structural,
         };
     }
-    match RolloutParser::parse(Rule::file, src) {
+    // pest sees comments as spaces: offsets stay the same, and the grammar needs no comment
+    // rule, which pest would try at every token boundary and run character by character.
+    let blanked = blank(src, &comments);
+    match RolloutParser::parse(Rule::file, &blanked) {
         Err(err) => Parsed {
             ast: None,
             diagnostics: vec![error::diagnose(file, src, &err)],

@@ -10,7 +10,7 @@ use super::Rule;
 pub fn friendly_name(rule: Rule) -> Option<&'static str> {
     use Rule::*;
     Some(match rule {
-        WHITESPACE | COMMENT | ident_char | keyword | EOI => return None,
+        WHITESPACE | ident_char | keyword | EOI => return None,
         // Recovery rules: they accept mistakes, so never suggest them.
         yaml_field | yaml_key | unknown_field | rest_of_stmt | balanced => return None,
         // Structural rules named by their content.

@@ -28,6 +28,15 @@ struct Matched {
 
 /// Scans `src` and returns the structural problems found (empty when the structure is sound).
 pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
+    scan_with_comments(file, src, &mut Vec::new())
+}
+
+/// [`scan`], also collecting the byte ranges of `//` comments (outside strings).
+pub fn scan_with_comments(
+    file: FileId,
+    src: &str,
+    comments: &mut Vec<std::ops::Range<usize>>,
+) -> Vec<Diagnostic> {
     let bytes = src.as_bytes();
     let mut diags = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
@@ -41,7 +50,9 @@ pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
         let b = bytes[i];
         match b {
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                i = line_end(bytes, i);
+                let end = line_end(bytes, i);
+                comments.push(i..end);
+                i = end;
                 continue;
             }
             b'"' | b'`' => match closing_quote(bytes, i) {
