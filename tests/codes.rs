@@ -8,10 +8,37 @@ use std::path::{Path, PathBuf};
 use rollc::diagnostics::Code;
 
 /// Codes that no data case can produce, with the test that covers each instead.
-const NOT_IN_CASES: &[(&str, &str)] = &[(
-    "R0021",
-    "file too large: needs a sparse file over 4 GiB, covered by tests/cli.rs",
-)];
+const NOT_IN_CASES: &[(&str, &str)] = &[
+    (
+        "R0021",
+        "file too large: needs a sparse file over 4 GiB, covered by tests/cli.rs",
+    ),
+    (
+        "R0501",
+        "unsupported field in imported YAML: only `rollc import` reports it, covered by \
+         tests/import_export.rs (unknown_fields_are_reported_with_their_lines)",
+    ),
+    (
+        "R0502",
+        "invalid imported YAML: only `rollc import` reports it, covered by \
+         tests/import_export.rs (invalid_spec_errors_name_field_and_line)",
+    ),
+    (
+        "R0503",
+        "a feature RollingSync cannot express: only `rollc export` reports it, covered by \
+         tests/import_export.rs (export_examples)",
+    ),
+    (
+        "R0504",
+        "a conversion assumption: only `rollc import` and `rollc export` report it, covered \
+         by tests/import_export.rs (export_examples, import_rollingsync_appset)",
+    ),
+    (
+        "R0505",
+        "a stage that cannot be exported: only `rollc export` reports it, covered by \
+         tests/import_export.rs (export_of_an_unexpressible_stage_fails_but_prints_the_rest)",
+    ),
+];
 
 fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,7 +1,8 @@
 //! The registry of diagnostic codes: each code's id, default severity, title and long
 //! explanation (`docs/codes/RNNNN.md`, embedded so `rollc explain` works from any directory).
 //!
-//! Ranges: `R00xx` syntax, `R01xx` names and modules, `R02xx` types, `R03xx` lints.
+//! Ranges: `R00xx` syntax, `R01xx` names and modules, `R02xx` types, `R03xx` lints, `R04xx`
+//! checks against a fleet, `R05xx` import and export.
 
 use super::Severity;
 use serde::{Serialize, Serializer};
@@ -169,6 +170,17 @@ codes! {
     StageCounts = "R0405", Note, "stage counts after rounding";
     /// A fleet file that cannot be read as an inventory.
     InvalidFleet = "R0406", Error, "invalid fleet file";
+
+    /// A field (or document) of an imported spec that `rollc import` does not translate.
+    UnsupportedImport = "R0501", Warning, "unsupported field in imported spec";
+    /// An imported spec that is malformed or cannot be translated.
+    InvalidImportedSpec = "R0502", Error, "invalid imported spec";
+    /// A feature of a strategy that the export format cannot express.
+    NotExpressible = "R0503", Warning, "feature the export format cannot express";
+    /// An assumption an import or export makes, or a difference in semantics it accepts.
+    ConversionAssumption = "R0504", Note, "conversion assumption";
+    /// A stage (or a file) that cannot be exported at all.
+    CannotExport = "R0505", Error, "cannot export";
 }
 
 impl Code {

@@ -17,7 +17,8 @@
 mod parse;
 mod secret;
 mod select;
-mod yaml;
+// Crate-visible so `rollc import` reads its YAML with the same spans and error mapping.
+pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 

@@ -167,16 +167,29 @@ pub(crate) fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Erro
 /// for fleets of tens of thousands of clusters (the default stops near 250,000 nodes, about
 /// 8,000 clusters), keeping the parser's depth and alias limits.
 pub(crate) fn load<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, options())
+}
+
+/// Parses every document of a multi-document stream (`---` separated) into `T`, with the
+/// options of [`load`]. Empty documents are skipped. Locations stay relative to the whole
+/// text, so spans point into the right document.
+pub(crate) fn load_all<T: for<'de> Deserialize<'de>>(
+    text: &str,
+) -> Result<Vec<T>, serde_saphyr::Error> {
+    serde_saphyr::from_multiple_with_options(text, options())
+}
+
+/// The parser options of [`load`] and [`load_all`].
+fn options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_nodes = 8_000_000;
     budget.max_events = 16_000_000;
-    let options = serde_saphyr::options! {
+    serde_saphyr::options! {
         budget: Some(budget),
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         strict_booleans: true,
         with_snippet: false,
-    };
-    serde_saphyr::from_str_with_options(text, options)
+    }
 }
 
 /// The text being parsed, its file and line index: turns YAML locations into spans and
@@ -277,6 +290,12 @@ impl<'a> Src<'a> {
     /// The message is the parser's own, without its "at line X, column Y" suffix (the span
     /// carries the place) and never with a snippet of the input.
     pub fn yaml_error(&self, err: &serde_saphyr::Error) -> Diagnostic {
+        self.yaml_error_as(err, Code::InvalidFleet, "the fleet file")
+    }
+
+    /// [`Src::yaml_error`] for another kind of input: `code` and `what` (e.g. "the file")
+    /// name the input in the message.
+    pub fn yaml_error_as(&self, err: &serde_saphyr::Error, code: Code, what: &str) -> Diagnostic {
         let span = err.location().map_or(Span::point(0), |loc| {
             let span = self.span(loc);
             if span.is_empty() && (span.start as usize) < self.text.len() {
@@ -324,11 +343,11 @@ impl<'a> Src<'a> {
                 | E::SerdeMissingField { .. }
         );
         let message = if structural {
-            format!("unexpected content in the fleet file: {clean}")
+            format!("unexpected content in {what}: {clean}")
         } else {
-            format!("the fleet file is not valid YAML: {clean}")
+            format!("{what} is not valid YAML: {clean}")
         };
-        self.error(span, message)
+        Diagnostic::new(code, self.file, span, message)
     }
 }
 
