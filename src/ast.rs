@@ -238,6 +238,7 @@ pub struct Target {
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum TargetKind {
     /// `target appset "name"`: the Applications an ApplicationSet owns.
+    #[serde(rename = "appset")]
     AppSet {
         /// The ApplicationSet's name.
         name: StrLit,

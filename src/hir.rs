@@ -78,6 +78,7 @@ pub struct Rollout {
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum Target {
     /// The Applications an ApplicationSet owns.
+    #[serde(rename = "appset")]
     AppSet {
         /// The ApplicationSet.
         name: String,

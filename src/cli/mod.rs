@@ -131,7 +131,7 @@ pub enum CliError {
 }
 
 /// Prints a CLI error to stderr with miette.
-pub fn report(error: CliError, color: bool) {
+pub fn report(error: impl miette::Diagnostic, color: bool) {
     let handler = if color {
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode())
     } else {

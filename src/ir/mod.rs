@@ -5,13 +5,19 @@
 //! normalised. Serialised as JSON with a committed JSON Schema (`docs/ir.schema.json`).
 //! Durations are whole seconds; counts keep their form (`{"int": 2}` or `{"percent": 25}`)
 //! because percentages resolve against a fleet only when a plan is made.
+//!
+//! [`Strategy::to_json`] writes the artifact, [`Strategy::from_json`] reads it back (checking
+//! the version first), and [`schema`] describes it. `docs/ir.md` is the format's reference.
 
 mod compile;
+mod read;
 
 pub use compile::{
     DEFAULT_METRIC_EVERY, DEFAULT_METRIC_WINDOW, DEFAULT_REQUEUE_ATTEMPTS, DEFAULT_REQUEUE_EVERY,
     DEFAULT_WEBHOOK_RETRIES, DEFAULT_WEBHOOK_TIMEOUT, compile, selector,
 };
+
+pub use read::ReadError;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -19,11 +25,36 @@ use serde::{Deserialize, Serialize};
 /// The IR format's version. A change that an older runtime could misread bumps it.
 pub const VERSION: &str = "rollc.dev/strategy/v1";
 
+/// The shape of a calendar date in the IR (its validity is checked when reading).
+const DATE_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
+
+/// The JSON Schema of the IR (draft 2020-12), generated from these types. It is committed as
+/// `docs/ir.schema.json`; a test fails when that file is stale.
+pub fn schema() -> serde_json::Value {
+    schemars::schema_for!(Strategy).to_value()
+}
+
+impl Strategy {
+    /// The IR as pretty JSON (two-space indent, trailing newline). Byte-identical for equal
+    /// strategies: the IR holds only lists and structs, never maps, so there is no iteration
+    /// order to vary.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self)
+            .expect("the IR has only string keys and serialises infallibly");
+        text.push('\n');
+        text
+    }
+}
+
 /// A compiled strategy file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Strategy {
     /// Always [`VERSION`].
+    #[schemars(
+        extend("const" = VERSION),
+        description = "The IR format's version; readers refuse any other."
+    )]
     pub version: String,
     /// The source file it was compiled from, as given to `rollc compile`.
     pub source: String,
@@ -49,7 +80,8 @@ pub struct Rollout {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "by", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
-    /// The Applications an ApplicationSet owns.
+    /// The Applications an ApplicationSet owns (`"by": "appset"`, the source keyword).
+    #[serde(rename = "appset")]
     AppSet {
         /// The ApplicationSet's name.
         name: String,
@@ -86,7 +118,7 @@ pub enum Count {
     /// Exactly this many (0 is a manual hold).
     Int(u64),
     /// This percentage, rounded down, at least 1 above 0%.
-    Percent(u8),
+    Percent(#[schemars(range(max = 100))] u8),
 }
 
 /// One stage, with every field resolved (defaults included).
@@ -257,8 +289,10 @@ pub enum WindowMode {
 #[serde(deny_unknown_fields)]
 pub struct DayRange {
     /// First day.
+    #[schemars(range(max = 6))]
     pub from: u8,
     /// Last day, inclusive.
+    #[schemars(range(max = 6))]
     pub to: u8,
 }
 
@@ -267,8 +301,10 @@ pub struct DayRange {
 #[serde(deny_unknown_fields)]
 pub struct MinuteRange {
     /// Start minute.
+    #[schemars(range(max = 1440))]
     pub from: u16,
     /// End minute, exclusive (1440 is midnight at the end of the day).
+    #[schemars(range(max = 1440))]
     pub to: u16,
 }
 
@@ -277,8 +313,10 @@ pub struct MinuteRange {
 #[serde(deny_unknown_fields)]
 pub struct DateRange {
     /// First day, `YYYY-MM-DD`.
+    #[schemars(regex(pattern = DATE_PATTERN))]
     pub from: String,
     /// Last day, inclusive.
+    #[schemars(regex(pattern = DATE_PATTERN))]
     pub to: String,
 }
 
@@ -286,7 +324,12 @@ pub struct DateRange {
 #[derive(
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
-#[serde(tag = "attr", content = "key", rename_all = "snake_case")]
+#[serde(
+    tag = "attr",
+    content = "key",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Attr {
     /// A cluster label.
     Label(String),
