@@ -1,5 +1,5 @@
-//! `check` end to end: a generated repository of 1,000 files of about 2 KB that import one
-//! another, through the release binary; and a 10 MB single file through the whole pipeline
+//! `check` end to end: a generated repository of 1,000 files (950 strategies of about 2 KB
+//! and 50 shared libraries) that import one another, through the release binary; and a 10 MB single file through the whole pipeline
 //! (parse, resolve, type check, lint) in process.
 //!
 //! Run with:
@@ -89,6 +89,10 @@ fn strategy(n: usize, libs: usize) -> String {
     let _ = writeln!(
         s,
         "  stage \"stragglers\" {{\n    select env == \"prod\" and not (region in [\"eu-west-1\", \"us-east-1\"])\n    batch 10%\n    max in flight 1 per `topology.kubernetes.io/zone`\n    gate metric prometheus \"https://prometheus.example.com\"\n      query \"sum(rate(http_requests_total{{code=~\\\"5..\\\",service=\\\"service-{n}\\\"}}[5m])) / sum(rate(http_requests_total{{service=\\\"service-{n}\\\"}}[5m]))\"\n      below 0.01 for 10m every 1m\n    window allow Mon-Thu 09:00-16:00 tz \"Europe/London\"\n    window deny 2026-12-20..2027-01-04\n  }}"
+    );
+    let _ = writeln!(
+        s,
+        "  /// The critical tier last, one cluster at a time, with an approval first.\n  stage \"critical\" {{\n    select tier == \"critical\" and env == \"prod\"\n    batch 1\n    bake 2h\n    deadline 45m\n    tolerate 0\n    order by ring desc\n    gate approval \"SRE on call signs off service-{n}\"\n  }}\n  stage \"rest\" {{ select all; batch 20%; spread by region; bake 30m }}"
     );
     s.push_str("}\n");
     s

@@ -122,4 +122,3 @@ fn write_file(path: &Path, text: &str) -> Result<(), OutputError> {
         source,
     })
 }
-

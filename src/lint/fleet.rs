@@ -1,14 +1,17 @@
 //! `check --fleet`: what a strategy does to a concrete inventory. Coverage, overlaps,
 //! stages that take nothing, labels the schema does not know, and every stage's counts
 //! after the rounding rule.
+//!
+//! The program is compiled to the IR and bound by the same planner as `rollc plan`
+//! ([`plan::bind`]), so `check --fleet` and `plan` never disagree about who takes what.
 
 use std::collections::BTreeMap;
 
 use crate::diagnostics::{Code, Data, Diagnostic};
 use crate::fleet::Fleet;
 use crate::hir::{Count, Program, Rollout, SchemaType, SelectorKind};
-use crate::plan;
 use crate::source::{FileId, Span};
+use crate::{ir, plan};
 
 /// How many cluster names a message lists before "and N more".
 const LISTED: usize = 8;
@@ -44,8 +47,11 @@ fn plural(n: usize, word: &str) -> String {
 pub fn lint(programs: &[&Program], fleet: &Fleet, fleet_file: FileId) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     for program in programs {
-        for rollout in &program.rollouts {
-            lint_rollout(rollout, fleet, &mut diags);
+        // The IR has one rollout per checked rollout and one stage per checked stage, in
+        // the same order; the checked form keeps the source locations for the messages.
+        let strategy = ir::compile(program, "");
+        for (rollout, compiled) in program.rollouts.iter().zip(&strategy.rollouts) {
+            lint_rollout(rollout, compiled, fleet, &mut diags);
         }
         if let Some(schema) = &program.schema {
             outside_schema(schema, fleet, fleet_file, &mut diags);
@@ -54,8 +60,13 @@ pub fn lint(programs: &[&Program], fleet: &Fleet, fleet_file: FileId) -> Vec<Dia
     diags
 }
 
-fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
-    let owned = plan::ownership(rollout, fleet);
+fn lint_rollout(
+    rollout: &Rollout,
+    compiled: &ir::Rollout,
+    fleet: &Fleet,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let owned = plan::bind(compiled, fleet);
     for (s, (stage, share)) in rollout.stages.iter().zip(&owned.stages).enumerate() {
         if stage.select.is_none() {
             continue;
@@ -78,21 +89,21 @@ fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
                     "stage `{}` updates {} of {} selected{limit_text}{batch_text}",
                     stage.name,
                     plural(share.taken.len(), "cluster"),
-                    share.selected.len(),
+                    share.selected,
                 ),
             )
             .with_label(format!("{} here", plural(share.taken.len(), "cluster")))
             .with_data(Data::StageCounts {
                 rollout: rollout.name.clone(),
                 stage: stage.name.clone(),
-                selected: share.selected.len() as u64,
-                candidates: share.candidates.len() as u64,
+                selected: share.selected as u64,
+                candidates: share.candidates as u64,
                 clusters: share.taken.len() as u64,
                 limit: share.limit,
                 batch: share.batch,
             }),
         );
-        if share.selected.is_empty() {
+        if share.selected == 0 {
             diags.push(
                 Diagnostic::new(
                     Code::EmptyStage,
@@ -103,7 +114,7 @@ fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
                 .with_label("matches nothing")
                 .with_help("check the selector's label keys and values against the fleet file"),
             );
-        } else if share.candidates.is_empty() {
+        } else if share.candidates == 0 {
             diags.push(
                 Diagnostic::new(
                     Code::EmptyStage,
@@ -118,9 +129,9 @@ fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
                 .with_help("a cluster belongs to the first stage that selects it"),
             );
         }
-        if let (Some(limit), true) = (&stage.limit, !share.candidates.is_empty())
+        if let (Some(limit), true) = (&stage.limit, share.candidates > 0)
             && let Count::Int(n) = limit.count.value
-            && n > share.candidates.len() as u64
+            && n > share.candidates as u64
             && limit.per.is_none()
         {
             diags.push(
@@ -130,7 +141,7 @@ fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
                     limit.count.loc.span,
                     format!(
                         "`limit {n}` but the stage has only {} in this fleet",
-                        plural(share.candidates.len(), "candidate")
+                        plural(share.candidates, "candidate")
                     ),
                 )
                 .with_label("larger than the selection")
@@ -145,11 +156,13 @@ fn lint_rollout(rollout: &Rollout, fleet: &Fleet, diags: &mut Vec<Diagnostic>) {
         ) {
             continue;
         }
+        let select = &compiled.stages[s].select;
         let mut by_owner: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-        for &i in &share.selected {
-            if let Some(o) = owned.owner[i]
+        for (i, owner) in owned.owner.iter().enumerate() {
+            if let Some(o) = *owner
                 && o < s
                 && rollout.stages[o].limit.is_none()
+                && plan::matches(select, &fleet.clusters[i])
             {
                 by_owner.entry(o).or_default().push(i);
             }
