@@ -66,28 +66,7 @@ pub(super) fn import(
         );
     }
 
-    let meta = reader.required(&root, "metadata");
-    let meta = meta.and_then(|m| {
-        reader.map(
-            m,
-            &root.path_of("metadata"),
-            &["name", "namespace"],
-            METADATA_IGNORED,
-        )
-    });
-    let (name, name_span, namespace) = match &meta {
-        Some(meta) => {
-            let name_node = reader.required(meta, "name");
-            let name = name_node.and_then(|n| reader.string(n, &meta.path_of("name")));
-            let span = name_node.map_or_else(|| reader.span(doc), |n| reader.span(n));
-            let namespace = match meta.get("namespace") {
-                Some(ns) => reader.string(ns, &meta.path_of("namespace")),
-                None => Some("argocd".to_string()),
-            };
-            (name, span, namespace)
-        }
-        None => (None, reader.span(doc), None),
-    };
+    let (name, name_span, namespace) = reader.object_meta(&root, doc);
 
     let spec = reader.required(&root, "spec")?;
     let spec = reader.map(spec, &root.path_of("spec"), &["sourceRef", "stages"], &[])?;

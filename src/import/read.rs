@@ -122,6 +122,37 @@ impl<'a> Reader<'a> {
         self.src.node_span(node)
     }
 
+    /// An object's `metadata`: its name, the span to report the object at (the name, or the
+    /// whole document `doc` without one), and its namespace (`argocd` when not written).
+    /// Bookkeeping fields such as labels and annotations are accepted silently.
+    pub fn object_meta(
+        &mut self,
+        root: &Fields<'_>,
+        doc: &Node,
+    ) -> (Option<String>, Span, Option<String>) {
+        let meta = self.required(root, "metadata").and_then(|m| {
+            self.map(
+                m,
+                &root.path_of("metadata"),
+                &["name", "namespace"],
+                super::progressive::METADATA_IGNORED,
+            )
+        });
+        match &meta {
+            Some(meta) => {
+                let name_node = self.required(meta, "name");
+                let name = name_node.and_then(|n| self.string(n, &meta.path_of("name")));
+                let span = name_node.map_or_else(|| self.span(doc), |n| self.span(n));
+                let namespace = match meta.get("namespace") {
+                    Some(ns) => self.string(ns, &meta.path_of("namespace")),
+                    None => Some("argocd".to_string()),
+                };
+                (name, span, namespace)
+            }
+            None => (None, self.span(doc), None),
+        }
+    }
+
     /// Reads a mapping at `path` (`""` for the root). Keys in `known` are returned; keys in
     /// `ignored` are accepted without a word (bookkeeping such as `metadata.labels` that
     /// carries no strategy); any other key is an unsupported-field warning, and a key written

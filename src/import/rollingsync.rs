@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use crate::fleet::yaml::{Node, NodeKind};
 use crate::source::Span;
 
-use super::progressive::METADATA_IGNORED;
 use super::read::Reader;
 use super::source::{self, Count, Rollout, Stage, Term};
 
@@ -51,27 +50,7 @@ pub(super) fn import(
         &["apiVersion", "kind", "metadata", "spec"],
         &["status"],
     )?;
-    let meta = reader.required(&root, "metadata").and_then(|m| {
-        reader.map(
-            m,
-            &root.path_of("metadata"),
-            &["name", "namespace"],
-            METADATA_IGNORED,
-        )
-    });
-    let (name, name_span, namespace) = match &meta {
-        Some(meta) => {
-            let name_node = reader.required(meta, "name");
-            let name = name_node.and_then(|n| reader.string(n, &meta.path_of("name")));
-            let span = name_node.map_or_else(|| reader.span(doc), |n| reader.span(n));
-            let namespace = match meta.get("namespace") {
-                Some(ns) => reader.string(ns, &meta.path_of("namespace")),
-                None => Some("argocd".to_string()),
-            };
-            (name, span, namespace)
-        }
-        None => (None, reader.span(doc), None),
-    };
+    let (name, name_span, namespace) = reader.object_meta(&root, doc);
     let shown = name.as_deref().map_or(String::new(), |n| format!(" `{n}`"));
 
     let spec_node = reader.required(&root, "spec")?;
