@@ -33,6 +33,7 @@ const PRIMARY_RULES: &[Rule] = &[
     Rule::name_ref,
     Rule::op_not,
     Rule::op_bang,
+    Rule::prefix_start,
 ];
 
 /// Binary operators; expected after a complete operand.
@@ -47,6 +48,7 @@ const INFIX_RULES: &[Rule] = &[
     Rule::op_not_in,
     Rule::op_in,
     Rule::op_matches,
+    Rule::infix_start,
 ];
 
 const ITEM_KEYWORDS: &[&str] = &["rollout", "let", "template", "import", "fleet"];

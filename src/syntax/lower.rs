@@ -1261,6 +1261,13 @@ impl<'s> Lower<'s> {
 /// children are tokens and end where they end.
 fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let span = pair.as_span();
+    // Fast path: a pair that ends on a significant byte ends there (the gap after its last
+    // inner pair would end on that byte, or there is no gap and the inner pair ends on it).
+    // Comments are blanked in pest's input, so a significant last byte is never in one.
+    let input = pair.get_input().as_bytes();
+    if span.end() > span.start() && !matches!(input[span.end() - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        return span.into();
+    }
     let Some(last) = pair.clone().into_inner().next_back() else {
         return span.into();
     };

@@ -37,16 +37,28 @@ impl Parsed {
     }
 }
 
-/// `src` with the bytes of each range replaced by spaces (ranges are whole characters).
-fn blank(src: &str, ranges: &[std::ops::Range<usize>]) -> String {
-    if ranges.is_empty() {
+/// `src` with the bytes of each range replaced by spaces (ranges are whole characters) and
+/// each byte at `controls` (ASCII control bytes) replaced by DEL.
+fn blank(src: &str, ranges: &[std::ops::Range<usize>], controls: &[usize]) -> String {
+    if ranges.is_empty() && controls.is_empty() {
         return src.to_string();
     }
     let mut bytes = src.as_bytes().to_vec();
     for range in ranges {
         bytes[range.clone()].fill(b' ');
     }
+    for &i in controls {
+        bytes[i] = 0x7F;
+    }
     String::from_utf8(bytes).unwrap_or_else(|_| src.to_string())
+}
+
+/// The text pest parses for `src`: comments blanked to spaces and stray control bytes to
+/// DEL, offsets unchanged (see [`parse`]). Public for the phase benchmark.
+pub fn pest_input(src: &str) -> String {
+    let (mut comments, mut controls) = (Vec::new(), Vec::new());
+    let _ = scan::scan_with_comments(FileId(0), src, &mut comments, &mut controls);
+    blank(src, &comments, &controls)
 }
 
 /// Parses and lowers one file. Never panics; every problem becomes a diagnostic.
@@ -68,7 +80,8 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
         };
     }
     let mut comments = Vec::new();
-    let structural = scan::scan_with_comments(file, src, &mut comments);
+    let mut controls = Vec::new();
+    let structural = scan::scan_with_comments(file, src, &mut comments, &mut controls);
     if !structural.is_empty() {
         return Parsed {
             ast: None,
@@ -77,7 +90,7 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
     }
     // pest sees comments as spaces: offsets stay the same, and the grammar needs no comment
     // rule, which pest would try at every token boundary and run character by character.
-    let blanked = blank(src, &comments);
+    let blanked = blank(src, &comments, &controls);
     match RolloutParser::parse(Rule::file, &blanked) {
         Err(err) => Parsed {
             ast: None,
@@ -125,7 +138,7 @@ mod tests {
         let mut words = Vec::new();
         for line in rule
             .lines()
-            .filter(|l| l.trim_start().starts_with(['(', '|']))
+            .filter(|l| l.trim_start().starts_with(['(', '|']) && l.contains('"'))
         {
             let literals: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
             let (first, rest) = literals.split_first().expect("a literal per line");

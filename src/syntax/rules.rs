@@ -18,7 +18,7 @@ pub fn friendly_name(rule: Rule) -> Option<&'static str> {
         rollout_item => "a rollout statement",
         seq_item => "`stage`, `use` or `for`",
         field | field_block => "a stage field",
-        prefix | infix | primary => return None,
+        prefix | infix | infix_start | primary => return None,
         window_part | window_spec => {
             "a window (`Mon-Fri`, `09:00-17:00` or `2026-12-20..2027-01-04`)"
         }
@@ -133,7 +133,7 @@ pub fn friendly_name(rule: Rule) -> Option<&'static str> {
         time_range | clock => "a time range (`09:00-17:00`)",
         day_list | day_range | day => "a day of the week (`Mon`…`Sun`)",
         expr => "a value",
-        op_not | op_bang => "`not`",
+        op_not | op_bang | prefix_start => "`not`",
         op_or | op_oror => "`or`",
         op_and | op_andand => "`and`",
         op_eq | op_assign => "`==`",

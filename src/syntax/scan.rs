@@ -28,14 +28,19 @@ struct Matched {
 
 /// Scans `src` and returns the structural problems found (empty when the structure is sound).
 pub fn scan(file: FileId, src: &str) -> Vec<Diagnostic> {
-    scan_with_comments(file, src, &mut Vec::new())
+    scan_with_comments(file, src, &mut Vec::new(), &mut Vec::new())
 }
 
-/// [`scan`], also collecting the byte ranges of `//` comments (outside strings).
+/// [`scan`], also collecting the byte ranges of `//` comments and byte-order marks (outside
+/// strings), which the parser may see as spaces, and the offsets of the ASCII control bytes
+/// other than tab, newline and carriage return (outside strings), which it may see as DEL:
+/// then `WHITESPACE` can be one character range (`'\t'..' '`), and those bytes stay
+/// non-whitespace that no token but the recovery rules' `ANY` accepts.
 pub fn scan_with_comments(
     file: FileId,
     src: &str,
     comments: &mut Vec<std::ops::Range<usize>>,
+    controls: &mut Vec<usize>,
 ) -> Vec<Diagnostic> {
     let bytes = src.as_bytes();
     let mut diags = Vec::new();
@@ -163,6 +168,15 @@ pub fn scan_with_comments(
                 continue;
             }
             b' ' | b'\t' | b'\r' | b'\n' => {}
+            0xEF if bytes[i..].starts_with("\u{FEFF}".as_bytes()) => {
+                comments.push(i..i + 3);
+                i += 3;
+                continue;
+            }
+            0x0B | 0x0C | 0x0E..=0x1F => {
+                controls.push(i);
+                not_run = 0;
+            }
             _ => not_run = 0,
         }
         i += 1;
