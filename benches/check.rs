@@ -92,7 +92,7 @@ fn strategy(n: usize, libs: usize) -> String {
     );
     let _ = writeln!(
         s,
-        "  /// The critical tier last, one cluster at a time, with an approval first.\n  stage \"critical\" {{\n    select tier == \"critical\" and env == \"prod\"\n    batch 1\n    bake 2h\n    deadline 45m\n    tolerate 0\n    order by ring desc\n    gate approval \"SRE on call signs off service-{n}\"\n  }}\n  stage \"rest\" {{ select all; batch 20%; spread by region; bake 30m }}"
+        "  /// The critical tier last, one cluster at a time, with an approval first.\n  stage \"critical\" {{\n    select tier == \"critical\" and env == \"prod\"\n    batch 1\n    bake 2h\n    deadline 45m\n    tolerate 0\n    order by ring desc\n    gate approval \"SRE on call signs off service-{n}\"\n  }}\n  /// Everything left, spread over regions, inside business hours, outside the freeze.\n  stage \"rest\" {{\n    select all\n    batch 20%\n    spread by region\n    max in flight 2 per `topology.kubernetes.io/zone`\n    bake 30m\n    deadline 40m\n    tolerate 5%\n    window allow Mon-Fri 08:00-18:00 tz \"America/New_York\"\n    window deny 2026-11-26..2026-11-30\n    gate webhook \"https://smoke.example.com/service-{n}/final\" timeout 10m retries 5\n  }}"
     );
     s.push_str("}\n");
     s
@@ -117,6 +117,10 @@ fn write_repo(dir: &Path, files: usize, libs: usize) -> usize {
 fn repo(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let bytes = write_repo(dir.path(), 1000, 50);
+    eprintln!(
+        "repository: 1000 files, {bytes} bytes ({} per file on average)",
+        bytes / 1000
+    );
     let bin = env!("CARGO_BIN_EXE_rollc");
     // A clean repository must check clean, or the benchmark measures error rendering.
     let out = Command::new(bin)
