@@ -76,28 +76,13 @@ fn eq(key: &str, value: &str) -> Selector {
 
 fn stage(name: String, select: Selector) -> ir::Stage {
     ir::Stage {
-        name,
-        select,
-        limit: None,
-        batch: Count::Int(1),
-        spread_by: None,
-        max_in_flight: None,
-        order_by: OrderBy {
-            key: Attr::Name,
-            descending: false,
-        },
         bake_seconds: 3600,
-        bake_each_seconds: 0,
-        deadline_seconds: None,
-        tolerate: Count::Int(0),
         requeue: Some(Requeue {
             when: eq("drained", "true"),
             attempts: 3,
             every_seconds: 900,
         }),
-        gates: Vec::new(),
-        windows: Vec::new(),
-        on_failure: ir::FailurePolicy::Pause,
+        ..ir::Stage::new(name, select)
     }
 }
 

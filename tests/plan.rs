@@ -81,26 +81,7 @@ fn label(key: &str, value: &str) -> Selector {
 
 /// A stage with every field at its default.
 fn stage(name: &str, select: Selector) -> ir::Stage {
-    ir::Stage {
-        name: name.into(),
-        select,
-        limit: None,
-        batch: Count::Int(1),
-        spread_by: None,
-        max_in_flight: None,
-        order_by: OrderBy {
-            key: Attr::Name,
-            descending: false,
-        },
-        bake_seconds: 0,
-        bake_each_seconds: 0,
-        deadline_seconds: None,
-        tolerate: Count::Int(0),
-        requeue: None,
-        gates: Vec::new(),
-        windows: Vec::new(),
-        on_failure: ir::FailurePolicy::Pause,
-    }
+    ir::Stage::new(name, select)
 }
 
 fn strategy(stages: Vec<ir::Stage>) -> ir::Strategy {

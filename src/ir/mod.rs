@@ -157,6 +157,34 @@ pub struct Stage {
     pub on_failure: FailurePolicy,
 }
 
+impl Stage {
+    /// A stage selecting `select` with every other field at its default, as `compile` fills
+    /// in fields the source leaves out: no limit, batch 1, name order, no bakes, no deadline,
+    /// tolerate 0, no requeue, gates or windows, on failure pause.
+    pub fn new(name: impl Into<String>, select: Selector) -> Stage {
+        Stage {
+            name: name.into(),
+            select,
+            limit: None,
+            batch: Count::Int(1),
+            spread_by: None,
+            max_in_flight: None,
+            order_by: OrderBy {
+                key: Attr::Name,
+                descending: false,
+            },
+            bake_seconds: 0,
+            bake_each_seconds: 0,
+            deadline_seconds: None,
+            tolerate: Count::Int(0),
+            requeue: None,
+            gates: Vec::new(),
+            windows: Vec::new(),
+            on_failure: FailurePolicy::Pause,
+        }
+    }
+}
+
 /// `limit N [per KEY]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

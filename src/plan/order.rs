@@ -82,7 +82,7 @@ mod tests {
 
     use super::*;
     use crate::fleet::{Cluster, Fleet};
-    use crate::ir::{Count, Rollout, Selector, Stage};
+    use crate::ir::{Rollout, Selector, Stage};
 
     fn fleet(spec: &[(&str, &[(&str, &str)])]) -> Fleet {
         Fleet::new(
@@ -111,24 +111,8 @@ mod tests {
     /// An index of `fleet` with a column for `key`.
     fn index<'f>(fleet: &'f Fleet, key: &str) -> Index<'f> {
         let stage = Stage {
-            name: "s".into(),
-            select: Selector::All,
-            limit: None,
-            batch: Count::Int(1),
             spread_by: Some(key.into()),
-            max_in_flight: None,
-            order_by: OrderBy {
-                key: Attr::Name,
-                descending: false,
-            },
-            bake_seconds: 0,
-            bake_each_seconds: 0,
-            deadline_seconds: None,
-            tolerate: Count::Int(0),
-            requeue: None,
-            gates: Vec::new(),
-            windows: Vec::new(),
-            on_failure: crate::ir::FailurePolicy::Pause,
+            ..Stage::new("s", Selector::All)
         };
         let rollout = Rollout {
             name: "r".into(),
