@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, report};
-use crate::check::Root;
 use crate::diagnostics::render;
-use crate::resolve::FileSystem;
 
 /// Arguments of `rollc compile`.
 #[derive(Debug, Args)]
@@ -52,17 +50,10 @@ enum OutputError {
 
 /// `_color` is unused: stdout carries JSON, which is never coloured.
 pub(super) fn run(args: &CompileArgs, _color: bool, stderr_color: bool) -> u8 {
-    let checked = crate::check::check(&FileSystem, &[Root::file(&args.file)]);
-    if let Some((path, source)) = checked.unreadable.into_iter().next() {
-        report(
-            CliError::Read {
-                path: path.display().to_string(),
-                source,
-            },
-            stderr_color,
-        );
-        return EXIT_USAGE;
-    }
+    let checked = match super::check_file(&args.file, stderr_color) {
+        Ok(checked) => checked,
+        Err(code) => return code,
+    };
 
     // Diagnostics go to stderr whatever happens next: warnings are worth seeing even when
     // the IR is written.

@@ -12,9 +12,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, report};
-use crate::check::Root;
 use crate::diagnostics::{Diagnostic, render};
-use crate::resolve::FileSystem;
 
 /// Arguments of `rollc export`.
 #[derive(Debug, Args)]
@@ -34,17 +32,10 @@ pub enum ExportFormat {
 }
 
 pub(super) fn run(args: &ExportArgs, _color: bool, stderr_color: bool) -> u8 {
-    let checked = crate::check::check(&FileSystem, &[Root::file(&args.file)]);
-    if let Some((path, source)) = checked.unreadable.into_iter().next() {
-        report(
-            CliError::Read {
-                path: path.display().to_string(),
-                source,
-            },
-            stderr_color,
-        );
-        return EXIT_USAGE;
-    }
+    let checked = match super::check_file(&args.file, stderr_color) {
+        Ok(checked) => checked,
+        Err(code) => return code,
+    };
     let errors: Vec<Diagnostic> = checked
         .diagnostics
         .iter()

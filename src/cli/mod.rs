@@ -144,6 +144,29 @@ pub fn report(error: impl miette::Diagnostic, color: bool) {
     let _ = std::io::stderr().write_all(out.as_bytes());
 }
 
+/// Checks one file from the file system, as `compile`, `plan` and `export` start. When the
+/// file cannot be read, the error is reported and `Err` carries the exit code.
+pub(crate) fn check_file(
+    path: &std::path::Path,
+    stderr_color: bool,
+) -> Result<crate::check::Checked, u8> {
+    let mut checked = crate::check::check(
+        &crate::resolve::FileSystem,
+        &[crate::check::Root::file(path)],
+    );
+    if let Some((path, source)) = checked.unreadable.pop() {
+        report(
+            CliError::Read {
+                path: path.display().to_string(),
+                source,
+            },
+            stderr_color,
+        );
+        return Err(EXIT_USAGE);
+    }
+    Ok(checked)
+}
+
 /// Runs the CLI with the process arguments and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

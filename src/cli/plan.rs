@@ -11,12 +11,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::{CliError, EXIT_FAILED, EXIT_OK, EXIT_USAGE, report};
-use crate::check::Root;
 use crate::diagnostics::{Diagnostic, Severity, render};
 use crate::fleet::Fleet;
 use crate::ir;
 use crate::plan::{self, Options, Plan};
-use crate::resolve::FileSystem;
 use crate::source::SourceMap;
 
 /// Arguments of `rollc plan`.
@@ -156,17 +154,7 @@ fn strategy(path: &Path, sources: &mut SourceMap, color: bool) -> Result<ir::Str
             Stop(EXIT_FAILED)
         });
     }
-    let checked = crate::check::check(&FileSystem, &[Root::file(path)]);
-    if let Some((path, source)) = checked.unreadable.into_iter().next() {
-        report(
-            CliError::Read {
-                path: path.display().to_string(),
-                source,
-            },
-            color,
-        );
-        return Err(Stop(EXIT_USAGE));
-    }
+    let checked = super::check_file(path, color).map_err(Stop)?;
     *sources = checked.sources;
     let errors = checked.diagnostics.iter().any(Diagnostic::is_error);
     // Notes are for `check`; warnings are worth seeing before a rollout.

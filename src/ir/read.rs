@@ -253,22 +253,6 @@ mod tests {
                 },
                 on_new_revision: NewRevisionPolicy::Queue,
                 stages: vec![Stage {
-                    name: "all".into(),
-                    select: Selector::All,
-                    limit: None,
-                    batch: Count::Int(1),
-                    spread_by: None,
-                    max_in_flight: None,
-                    order_by: OrderBy {
-                        key: Attr::Name,
-                        descending: false,
-                    },
-                    bake_seconds: 0,
-                    bake_each_seconds: 0,
-                    deadline_seconds: None,
-                    tolerate: Count::Int(0),
-                    requeue: None,
-                    gates: vec![],
                     windows: vec![Window {
                         mode: WindowMode::Allow,
                         days: vec![DayRange { from: 0, to: 4 }],
@@ -279,7 +263,7 @@ mod tests {
                         dates: None,
                         tz: "Europe/London".into(),
                     }],
-                    on_failure: FailurePolicy::Pause,
+                    ..Stage::new("all", Selector::All)
                 }],
             }],
         }
