@@ -9,6 +9,7 @@
 extern crate alloc;
 
 pub mod ast;
+pub mod backends;
 pub mod check;
 pub mod cli;
 pub mod diagnostics;
@@ -20,6 +21,8 @@ pub mod ir;
 pub mod lint;
 pub mod plan;
 pub mod resolve;
+pub mod runtime;
+pub mod store;
 pub mod source;
 pub mod stdlib;
 pub mod syntax;

@@ -3,13 +3,16 @@
 //! Source diagnostics are data rendered by [`crate::diagnostics::render`]; the CLI's own
 //! problems (unreadable files, bad arguments) are [`CliError`]s reported through miette.
 
+mod apply;
 mod check;
 mod compile;
 mod doc;
 mod explain;
 mod export;
 mod import;
+mod operate;
 mod plan;
+mod progress;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -45,6 +48,30 @@ enum Command {
     /// Show the plan of a strategy for a fleet: which clusters each stage takes, in which
     /// waves, with counts after rounding.
     Plan(plan::PlanArgs),
+    /// Run a strategy on a fleet (or resume its unfinished run), showing progress.
+    Apply(apply::ApplyArgs),
+    /// Show where the latest run is: each stage's clusters, gates and bakes.
+    Status(operate::StatusArgs),
+    /// Pass the current approval gate, hold or pause (`--full`: every later bake, approval
+    /// and hold too; health is never skipped).
+    Promote {
+        /// Skip every later bake, approval gate and hold as well.
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        args: operate::SteerArgs,
+    },
+    /// Stop starting clusters, bakes and gates until `rollc resume`.
+    Pause(operate::RunArgs),
+    /// Continue a paused run (accepting the failures that paused it).
+    Resume(operate::SteerArgs),
+    /// Stop the run and leave every cluster as it is.
+    Abort(operate::RunArgs),
+    /// Sync the current stage's failed clusters again and continue a failed, aborted or
+    /// paused run.
+    Retry(operate::SteerArgs),
+    /// Roll the fleet back to the revision it ran before the run, under the same strategy.
+    Undo(operate::UndoArgs),
     /// Convert a ProgressiveRollout or an ApplicationSet's RollingSync strategy (YAML) to
     /// `.rollout` source.
     Import(import::ImportArgs),
@@ -195,6 +222,30 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&args, color, stderr_color),
         Command::Import(args) => import::run(&args, color, stderr_color),
         Command::Export(args) => export::run(&args, color, stderr_color),
+        Command::Apply(args) => apply::run(&args, stderr_color),
+        Command::Status(args) => operate::status(&args, stderr_color),
+        Command::Promote { full, args } => operate::request_and_drive(
+            if full {
+                crate::store::IntentKind::PromoteFull
+            } else {
+                crate::store::IntentKind::Promote
+            },
+            &args,
+            stderr_color,
+        ),
+        Command::Pause(args) => {
+            operate::request_only(crate::store::IntentKind::Pause, &args, stderr_color)
+        }
+        Command::Resume(args) => {
+            operate::request_and_drive(crate::store::IntentKind::Resume, &args, stderr_color)
+        }
+        Command::Abort(args) => {
+            operate::request_only(crate::store::IntentKind::Abort, &args, stderr_color)
+        }
+        Command::Retry(args) => {
+            operate::request_and_drive(crate::store::IntentKind::Retry, &args, stderr_color)
+        }
+        Command::Undo(args) => operate::undo(&args, stderr_color),
     };
     ExitCode::from(code)
 }

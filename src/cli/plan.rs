@@ -97,9 +97,9 @@ enum PlanError {
 }
 
 /// Why `run` stops early: the exit code, the problem already reported.
-struct Stop(u8);
+pub(super) struct Stop(pub(super) u8);
 
-fn read(path: &Path, color: bool) -> Result<String, Stop> {
+pub(super) fn read(path: &Path, color: bool) -> Result<String, Stop> {
     // Refuse directories and the like up front: reading one gives an OS error that names
     // no file.
     let bytes = match std::fs::metadata(path) {
@@ -137,7 +137,7 @@ fn print_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, color: boo
 
 /// The strategy: a checked and compiled `.rollout` file, or an IR read back. Warnings of a
 /// `.rollout` file go to stderr; errors stop with exit code 1.
-fn strategy(path: &Path, sources: &mut SourceMap, color: bool) -> Result<ir::Strategy, Stop> {
+pub(super) fn strategy(path: &Path, sources: &mut SourceMap, color: bool) -> Result<ir::Strategy, Stop> {
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
@@ -178,7 +178,7 @@ fn strategy(path: &Path, sources: &mut SourceMap, color: bool) -> Result<ir::Str
     Ok(ir::compile(&program, &path.display().to_string()))
 }
 
-fn fleet(path: &Path, sources: &mut SourceMap, color: bool) -> Result<Fleet, Stop> {
+pub(super) fn fleet(path: &Path, sources: &mut SourceMap, color: bool) -> Result<Fleet, Stop> {
     let text = read(path, color)?;
     let file = sources.add(path.display().to_string(), text);
     crate::fleet::parse(file, sources.get(file).text()).map_err(|errors| {
