@@ -171,7 +171,14 @@ pub fn describe(event: &Event, run: &Run, clusters: bool) -> Option<String> {
             "stage `{stage}` baking until {}",
             until.strftime("%Y-%m-%dT%H:%M:%SZ")
         ),
-        Event::BakeFinished { stage } => format!("stage `{stage}`: bake done"),
+        Event::BakeFinished { stage } => {
+            // Recorded for every stage; worth a line only when there was a bake.
+            let st = run.rollout.stages.iter().find(|s| s.name == *stage)?;
+            if st.bake_seconds == 0 || run.full {
+                return None;
+            }
+            format!("stage `{stage}`: bake done")
+        }
         Event::GateStarted {
             stage,
             gate,

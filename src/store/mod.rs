@@ -112,6 +112,7 @@ pub struct Answer {
 /// Who this process is, for locks and journal records: `user@host (pid N)`.
 pub fn whoami() -> String {
     let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
         .or_else(|_| std::env::var("USERNAME"))
         .unwrap_or_else(|_| "unknown".into());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
