@@ -117,14 +117,12 @@ pub trait Backend {
     ) -> impl Future<Output = Result<Option<String>, BackendError>>;
 
     /// Starts a sync. Status about it then arrives through [`Backend::poll`].
-    fn sync(&mut self, request: &SyncRequest)
-    -> impl Future<Output = Result<(), BackendError>>;
+    fn sync(&mut self, request: &SyncRequest) -> impl Future<Output = Result<(), BackendError>>;
 
     /// Takes over a sync an earlier executor started before it stopped: from now on its
     /// status is reported through [`Backend::poll`] as if this process had started it. Never
     /// starts a new sync.
-    fn adopt(&mut self, request: &SyncRequest)
-    -> impl Future<Output = Result<(), BackendError>>;
+    fn adopt(&mut self, request: &SyncRequest) -> impl Future<Output = Result<(), BackendError>>;
 
     /// What changed up to `now`, oldest first; each fact is reported once.
     fn poll(&mut self, now: Timestamp) -> Vec<Observed>;

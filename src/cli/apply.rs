@@ -78,7 +78,9 @@ pub struct ApplyArgs {
 fn parse_speed(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("`{text}` is not a speed; give a positive number such as 60")),
+        _ => Err(format!(
+            "`{text}` is not a speed; give a positive number such as 60"
+        )),
     }
 }
 
@@ -89,7 +91,9 @@ pub(super) enum RunError {
     #[error("unknown fleet `{0}`")]
     #[diagnostic(
         code(rollc::apply::fleet),
-        help("use `--fleet sim:FILE` to run on the simulated fleet of a fleet file (e.g. `sim:examples/fleet.yaml`)")
+        help(
+            "use `--fleet sim:FILE` to run on the simulated fleet of a fleet file (e.g. `sim:examples/fleet.yaml`)"
+        )
     )]
     UnknownFleet(String),
     /// The file has several rollouts and none was chosen, or the chosen one is missing.
@@ -107,7 +111,10 @@ pub(super) enum RunError {
     Sim(#[from] crate::backends::sim::SimError),
     /// The backend failed.
     #[error("the fleet could not be read: {0}")]
-    #[diagnostic(code(rollc::apply::backend), help("check the fleet and try again; the run is saved and resumes where it stopped"))]
+    #[diagnostic(
+        code(rollc::apply::backend),
+        help("check the fleet and try again; the run is saved and resumes where it stopped")
+    )]
     Backend(#[from] crate::backends::BackendError),
     /// The run store failed.
     #[error(transparent)]
@@ -118,10 +125,14 @@ pub(super) enum RunError {
     #[diagnostic(transparent)]
     Drive(#[from] crate::runtime::drive::DriveError),
     /// An unfinished run of this rollout exists with a different strategy.
-    #[error("run `{run}` of rollout `{rollout}` is unfinished ({state}) and was started from a different strategy")]
+    #[error(
+        "run `{run}` of rollout `{rollout}` is unfinished ({state}) and was started from a different strategy"
+    )]
     #[diagnostic(
         code(rollc::apply::unfinished),
-        help("`rollc resume` continues it as it was planned; `rollc abort` ends it so that `rollc apply` can start a new run")
+        help(
+            "`rollc resume` continues it as it was planned; `rollc abort` ends it so that `rollc apply` can start a new run"
+        )
     )]
     Unfinished {
         /// The run.
@@ -133,7 +144,10 @@ pub(super) enum RunError {
     },
     /// The events file cannot be written.
     #[error("cannot write events to `{path}`")]
-    #[diagnostic(code(rollc::io), help("check that the directory exists and is writable"))]
+    #[diagnostic(
+        code(rollc::io),
+        help("check that the directory exists and is writable")
+    )]
     Events {
         /// The file.
         path: String,
@@ -142,7 +156,10 @@ pub(super) enum RunError {
     },
     /// A revision to undo to is not known.
     #[error("{0}")]
-    #[diagnostic(code(rollc::undo), help("give the revision with `rollc undo --to-revision REV`"))]
+    #[diagnostic(
+        code(rollc::undo),
+        help("give the revision with `rollc undo --to-revision REV`")
+    )]
     NoPrevious(String),
 }
 
@@ -192,7 +209,9 @@ pub(super) fn run(args: &ApplyArgs, stderr_color: bool) -> u8 {
             }
         }
         let now = Timestamp::now();
-        let origin = args.start.unwrap_or_else(|| now.round(jiff::Unit::Second).unwrap_or(now));
+        let origin = args
+            .start
+            .unwrap_or_else(|| now.round(jiff::Unit::Second).unwrap_or(now));
         let meta = RunMeta {
             id: new_run_id(&store, &rollout.name, origin),
             created: now,
@@ -290,13 +309,23 @@ fn absolute(path: &Path) -> PathBuf {
 fn new_run_id(store: &LocalStore, rollout: &str, origin: Timestamp) -> String {
     let slug: String = rollout
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect::<String>()
         .split('-')
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join("-");
-    let slug = if slug.is_empty() { "run".to_string() } else { slug };
+    let slug = if slug.is_empty() {
+        "run".to_string()
+    } else {
+        slug
+    };
     let base = format!("{slug}-{}", origin.strftime("%Y%m%dT%H%M%SZ"));
     let mut id = base.clone();
     let mut n = 2;
@@ -356,19 +385,8 @@ pub(super) async fn start_and_drive(
             None => Clock::virtual_at(meta.origin),
             Some(speed) => Clock::real_since(meta.origin, meta.wall_origin, speed),
         };
-        let now = clock.now();
-        let inventory = sim.inventory(now).await?;
-        let revision = match &meta.revision {
-            Some(r) => r.clone(),
-            None => sim.head_revision(now).await?,
-        };
-        let mut deployed = HashMap::new();
-        for c in &inventory {
-            deployed.insert(c.name.clone(), sim.deployed_revision(&c.name, now).await?);
-        }
         let mut run = Run::new(meta.id.clone(), meta.rollout.clone());
-        let fleet = crate::fleet::Fleet::new(inventory);
-        run.start(now, &fleet, &revision, &deployed, &whoami());
+        begin(&mut run, &mut sim, &meta, clock.now()).await?;
         let (outcome, run, back, clock) =
             drive_with(store, &meta, lock, run, sim, clock, drive, &[]).await?;
         sim = back;
@@ -397,6 +415,32 @@ pub(super) async fn start_and_drive(
     }
 }
 
+/// Plans a new run on the fleet as it is at `now` and records its start.
+async fn begin(
+    run: &mut Run,
+    sim: &mut Sim,
+    meta: &RunMeta,
+    now: Timestamp,
+) -> Result<(), RunError> {
+    let inventory = sim.inventory(now).await?;
+    let revision = match &meta.revision {
+        Some(r) => r.clone(),
+        None => sim.head_revision(now).await?,
+    };
+    let mut deployed = HashMap::new();
+    for c in &inventory {
+        deployed.insert(c.name.clone(), sim.deployed_revision(&c.name, now).await?);
+    }
+    run.start(
+        now,
+        &crate::fleet::Fleet::new(inventory),
+        &revision,
+        &deployed,
+        &whoami(),
+    );
+    Ok(())
+}
+
 /// Attaches to a stored run (already locked and replayed) and drives it.
 pub(super) async fn drive_stored(
     store: &LocalStore,
@@ -409,12 +453,17 @@ pub(super) async fn drive_stored(
     let mut sim = sim_for(meta, sim_origin_of(store, meta))?;
     let clock = clock_for(meta, &run);
     let now = clock.now();
-    let inventory = sim.inventory(now).await?;
-    run.set_inventory(&inventory);
-    for gone in run.missing_from(&inventory) {
-        run.observe(&crate::backends::Observed::Left { cluster: gone }, now);
+    if run.phase == crate::runtime::core::Phase::New {
+        // Stopped before its start was journaled: start it now.
+        begin(&mut run, &mut sim, meta, now).await?;
+    } else {
+        let inventory = sim.inventory(now).await?;
+        run.set_inventory(&inventory);
+        for gone in run.missing_from(&inventory) {
+            run.observe(&crate::backends::Observed::Left { cluster: gone }, now);
+        }
+        run.attach(now, &whoami());
     }
-    run.attach(now, &whoami());
     if let Some((id, kind)) = request {
         let _ = run.request(id, kind.command(), &kind.intent(), &whoami(), now);
     }
@@ -457,17 +506,21 @@ async fn drive_with(
     let mut driver = Driver::new(run, sim, clock, store, appender);
     driver.wait_for_operator(drive.wait);
     if let Some(path) = &drive.events {
-        let events = EventsFile::open(path, &meta.id, journal).map_err(|source| RunError::Events {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let events =
+            EventsFile::open(path, &meta.id, journal).map_err(|source| RunError::Events {
+                path: path.display().to_string(),
+                source,
+            })?;
         driver.observe_with(events);
     }
     if !drive.quiet {
         if std::io::stderr().is_terminal() && std::env::var_os("ROLLC_NO_BARS").is_none() {
             driver.observe_with(Bars::new());
         } else {
-            driver.observe_with(Lines::new(std::io::stdout(), drive.verbose || clusters <= 200));
+            driver.observe_with(Lines::new(
+                std::io::stdout(),
+                drive.verbose || clusters <= 200,
+            ));
         }
     }
     driver.adopt().await?;
@@ -483,4 +536,3 @@ async fn drive_with(
     }
     Ok((outcome, run, sim, clock))
 }
-

@@ -177,9 +177,10 @@ impl StatusReport {
                     StageState::Failed { .. } => "failed",
                 };
                 let current = match &st.state {
-                    StageState::Baking { until } => {
-                        Some(format!("bake until {}", until.strftime("%Y-%m-%d %H:%M:%SZ")))
-                    }
+                    StageState::Baking { until } => Some(format!(
+                        "bake until {}",
+                        until.strftime("%Y-%m-%d %H:%M:%SZ")
+                    )),
                     StageState::Gates(g) => run.rollout.stages[s].gates.get(g.index).map(|gate| {
                         let kind = match gate {
                             crate::ir::Gate::Webhook { .. } => "webhook",
@@ -197,7 +198,10 @@ impl StatusReport {
                     done: st.done,
                     total: st.clusters.len() as u64,
                     in_flight: count(|c| {
-                        matches!(c, ClusterState::Syncing { .. } | ClusterState::Baking { .. })
+                        matches!(
+                            c,
+                            ClusterState::Syncing { .. } | ClusterState::Baking { .. }
+                        )
                     }),
                     failed: st.failed,
                     requeued: count(|c| matches!(c, ClusterState::Requeued { .. })),
@@ -353,11 +357,7 @@ enum Steered {
     },
 }
 
-fn steer(
-    store: &LocalStore,
-    run: &Option<String>,
-    kind: IntentKind,
-) -> Result<Steered, RunError> {
+fn steer(store: &LocalStore, run: &Option<String>, kind: IntentKind) -> Result<Steered, RunError> {
     let id = run_id(store, run)?;
     let meta = store.meta(&id)?;
     loop {
@@ -373,7 +373,13 @@ fn steer(
                     )
                     .now(),
                 };
-                let result = run.request(&request_id(), kind.command(), &kind.intent(), &whoami(), clock);
+                let result = run.request(
+                    &request_id(),
+                    kind.command(),
+                    &kind.intent(),
+                    &whoami(),
+                    clock,
+                );
                 let mut appender = store.appender(&id, true)?;
                 appender.append(&run.take_records())?;
                 let answer = match result {
@@ -406,16 +412,15 @@ fn steer(
                     if let Some(answer) = store.answer_of(&id, &intent.id)? {
                         return Ok(Steered::Answered(answer));
                     }
-                    if Instant::now() > deadline {
-                        if store.withdraw(&id, &intent.id)? {
-                            return Err(RunError::Store(StoreError::NoRun {
-                                message: format!(
-                                    "the executor of run `{id}` ({holder}) did not answer within {} s",
-                                    ANSWER_TIMEOUT.as_secs()
-                                ),
-                            }));
-                        }
-                        // Taken just now: its answer is moments away.
+                    // Past the deadline, withdraw the request; if an executor took it just
+                    // now, its answer is moments away.
+                    if Instant::now() > deadline && store.withdraw(&id, &intent.id)? {
+                        return Err(RunError::Store(StoreError::NoRun {
+                            message: format!(
+                                "the executor of run `{id}` ({holder}) did not answer within {} s",
+                                ANSWER_TIMEOUT.as_secs()
+                            ),
+                        }));
                     }
                     if store.holder(&id)?.is_none() {
                         // The executor stopped; take over unless it answered on the way out.

@@ -137,7 +137,11 @@ fn print_diagnostics(diagnostics: &[Diagnostic], sources: &SourceMap, color: boo
 
 /// The strategy: a checked and compiled `.rollout` file, or an IR read back. Warnings of a
 /// `.rollout` file go to stderr; errors stop with exit code 1.
-pub(super) fn strategy(path: &Path, sources: &mut SourceMap, color: bool) -> Result<ir::Strategy, Stop> {
+pub(super) fn strategy(
+    path: &Path,
+    sources: &mut SourceMap,
+    color: bool,
+) -> Result<ir::Strategy, Stop> {
     if path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))

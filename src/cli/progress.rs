@@ -25,6 +25,7 @@ impl EventsFile {
     /// Opens (or creates) `path` for run `run`, and writes the records of `journal` it lacks.
     pub fn open(path: &Path, run: &str, journal: &[Record]) -> std::io::Result<EventsFile> {
         let mut written: Option<u64> = None;
+        cut_torn_line(path)?;
         if let Ok(existing) = File::open(path) {
             for line in BufReader::new(existing).lines() {
                 let line = line?;
@@ -60,6 +61,23 @@ impl EventsFile {
         self.file.write_all(&buf)?;
         self.file.flush()
     }
+}
+
+/// Cuts a last line a killed process left half-written, so appends start on a fresh line.
+fn cut_torn_line(path: &Path) -> std::io::Result<()> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if bytes.last().is_none_or(|&b| b == b'\n') {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    OpenOptions::new()
+        .write(true)
+        .open(path)?
+        .set_len(keep as u64)
 }
 
 impl Observer for EventsFile {
@@ -224,9 +242,7 @@ pub fn describe(event: &Event, run: &Run, clusters: bool) -> Option<String> {
             reason,
             policy,
         } => format!("stage `{stage}` failed: {reason} (on failure {policy})"),
-        Event::Paused {
-            reason, detail, ..
-        } => match detail {
+        Event::Paused { reason, detail, .. } => match detail {
             Some(d) => format!("paused ({reason}): {d}"),
             None => format!("paused ({reason})"),
         },
@@ -358,8 +374,11 @@ impl Observer for Bars {
         }
         if let Some(t) = run.last_time {
             let state = run.phase_name();
-            self.log
-                .set_message(format!("run {} {state} at {}", run.id, t.strftime("%H:%M:%S")));
+            self.log.set_message(format!(
+                "run {} {state} at {}",
+                run.id,
+                t.strftime("%H:%M:%S")
+            ));
         }
     }
 }

@@ -114,7 +114,10 @@ mod tests {
         assert_eq!(clock.now(), later);
         clock.advance_to(t0);
         assert_eq!(clock.now(), later);
-        assert_eq!(clock.wall_until(later + SignedDuration::from_hours(1)), Duration::ZERO);
+        assert_eq!(
+            clock.wall_until(later + SignedDuration::from_hours(1)),
+            Duration::ZERO
+        );
     }
 
     #[test]

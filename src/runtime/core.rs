@@ -235,7 +235,19 @@ impl Queue {
     fn push(&mut self, group: Option<String>, cluster: usize) {
         let pos = self.next_pos;
         self.next_pos += 1;
-        self.groups.entry(group).or_default().push_back((pos, cluster));
+        self.groups
+            .entry(group)
+            .or_default()
+            .push_back((pos, cluster));
+    }
+
+    /// Groups the waiting clusters by `group`, keeping their order.
+    fn regroup(&mut self, group: impl Fn(usize) -> Option<String>) {
+        let mut all: Vec<(u64, usize)> = self.groups.drain().flat_map(|(_, m)| m).collect();
+        all.sort_unstable();
+        for (pos, c) in all {
+            self.groups.entry(group(c)).or_default().push_back((pos, c));
+        }
     }
 
     /// The earliest waiting cluster whose group has room, skipping (and dropping) entries
@@ -474,6 +486,19 @@ impl Run {
                 self.clusters[i].cluster = c.clone();
             }
         }
+        // Queues replayed without labels are grouped afresh by the labels of now, in the
+        // same order.
+        for s in 0..self.stages.len() {
+            let mut queue = std::mem::take(&mut self.stages[s].queue);
+            queue.regroup(|c| self.group_of(s, c));
+            self.stages[s].queue = queue;
+        }
+        if let Some(mut rb) = self.rollback.take() {
+            for (s, queue) in &mut rb.groups {
+                queue.regroup(|c| self.group_of(*s, c));
+            }
+            self.rollback = Some(rb);
+        }
     }
 
     /// The planned clusters that are not in `clusters` and have not been seen to leave.
@@ -599,13 +624,15 @@ impl Run {
                 cluster,
                 rollback,
                 stage,
+                group,
                 ..
             } => {
-                let (Some(&c), Some(s)) = (self.index.get(cluster), self.stage_index(stage))
-                else {
+                let (Some(&c), Some(s)) = (self.index.get(cluster), self.stage_index(stage)) else {
                     return;
                 };
-                let group = self.group_of(s, c);
+                // The group journaled with the decision: labels are not part of the
+                // journal, so a replay must not look them up.
+                let group = group.clone();
                 if let Some(d) = self.ir_stage(s).deadline_seconds {
                     self.deadlines
                         .push(Reverse((now + SignedDuration::from_secs(d as i64), c)));
@@ -636,7 +663,9 @@ impl Run {
                 };
                 match self.clusters[c].state.clone() {
                     ClusterState::Syncing { since } => {
-                        let s = self.clusters[c].stage.expect("a syncing cluster has a stage");
+                        let s = self.clusters[c]
+                            .stage
+                            .expect("a syncing cluster has a stage");
                         let bake = self.ir_stage(s).bake_each_seconds;
                         if bake > 0 && !self.full {
                             let until = now + SignedDuration::from_secs(bake as i64);
@@ -678,7 +707,9 @@ impl Run {
                         self.stages[s].failed += 1;
                     }
                     ClusterState::Requeued { next_check, .. } => {
-                        let s = self.clusters[c].stage.expect("a requeued cluster has a stage");
+                        let s = self.clusters[c]
+                            .stage
+                            .expect("a requeued cluster has a stage");
                         self.stages[s].requeued.remove(&(next_check, c));
                         self.finish(c, failed);
                     }
@@ -700,7 +731,10 @@ impl Run {
                 let Some(s) = self.clusters[c].stage else {
                     return;
                 };
-                if let ClusterState::Requeued { next_check: old, .. } = self.clusters[c].state {
+                if let ClusterState::Requeued {
+                    next_check: old, ..
+                } = self.clusters[c].state
+                {
                     self.stages[s].requeued.remove(&(old, c));
                 }
                 self.clusters[c].state = ClusterState::Requeued {
@@ -748,7 +782,9 @@ impl Run {
                 };
                 match self.clusters[c].state.clone() {
                     ClusterState::Requeued { next_check, .. } => {
-                        let s = self.clusters[c].stage.expect("a requeued cluster has a stage");
+                        let s = self.clusters[c]
+                            .stage
+                            .expect("a requeued cluster has a stage");
                         self.stages[s].requeued.remove(&(next_check, c));
                         self.finish(c, ClusterState::Left);
                     }
@@ -778,7 +814,10 @@ impl Run {
                 if let Some(s) = self.stage_index(stage) {
                     let mut g = GateRun::new(*gate);
                     g.started = Some(now);
-                    if !matches!(self.ir_stage(s).gates.get(*gate), Some(Gate::Approval { .. })) {
+                    if !matches!(
+                        self.ir_stage(s).gates.get(*gate),
+                        Some(Gate::Approval { .. })
+                    ) {
                         g.next_at = Some(now);
                     }
                     self.stages[s].state = StageState::Gates(g);
@@ -1232,7 +1271,10 @@ impl Run {
             }
             return None;
         }
-        let cap = stage.max_in_flight.as_ref().map(|m| (m.per.clone(), m.count));
+        let cap = stage
+            .max_in_flight
+            .as_ref()
+            .map(|m| (m.per.clone(), m.count));
         let per_group = self.in_flight_per_group(s);
         let room = |g: &Option<String>| match &cap {
             None => true,
@@ -1305,6 +1347,7 @@ impl Run {
             revision: self.revision.clone(),
             previous_revision: cr.previous.clone(),
             rollback: false,
+            group: self.group_of(s, c),
         }
     }
 
@@ -1361,14 +1404,15 @@ impl Run {
             let batch = self.stages[s].batch.max(1);
             let cap = stage.max_in_flight.as_ref().map(|m| m.count);
             let per_group = &rb.per_group;
-            let room = |g: &Option<String>| {
-                cap.is_none_or(|n| per_group.get(g).copied().unwrap_or(0) < n)
-            };
+            let room =
+                |g: &Option<String>| cap.is_none_or(|n| per_group.get(g).copied().unwrap_or(0) < n);
             let clusters = &self.clusters;
             let live = |c: usize| {
                 !matches!(
                     clusters[c].state,
-                    ClusterState::Left | ClusterState::RolledBack | ClusterState::RollingBack { .. }
+                    ClusterState::Left
+                        | ClusterState::RolledBack
+                        | ClusterState::RollingBack { .. }
                 )
             };
             if queue.groups.is_empty() {
@@ -1389,6 +1433,7 @@ impl Run {
                 revision: cr.previous.clone().unwrap_or_default(),
                 previous_revision: Some(self.revision.clone()),
                 rollback: true,
+                group: self.group_of(s, c),
             });
         }
     }
@@ -1431,17 +1476,15 @@ impl Run {
                 let name = cr.cluster.name.clone();
                 let event = match status {
                     ClusterStatus::Progressing => None,
-                    ClusterStatus::Healthy => {
-                        matches!(
-                            cr.state,
-                            ClusterState::Syncing { .. } | ClusterState::RollingBack { .. }
-                        )
-                        .then(|| Event::ClusterHealthy {
-                            stage,
-                            cluster: name,
-                            revision,
-                        })
-                    }
+                    ClusterStatus::Healthy => matches!(
+                        cr.state,
+                        ClusterState::Syncing { .. } | ClusterState::RollingBack { .. }
+                    )
+                    .then(|| Event::ClusterHealthy {
+                        stage,
+                        cluster: name,
+                        revision,
+                    }),
                     ClusterStatus::Degraded { reason } | ClusterStatus::SyncFailed { reason } => {
                         (active || watched).then(|| Event::ClusterFailed {
                             stage,
@@ -1529,9 +1572,7 @@ impl Run {
                         self.emit(
                             now,
                             Event::RunAborted {
-                                by: format!(
-                                    "new revision `{revision}` (on new revision restart)"
-                                ),
+                                by: format!("new revision `{revision}` (on new revision restart)"),
                             },
                         );
                     }
@@ -1541,7 +1582,12 @@ impl Run {
     }
 
     /// Takes in the answer to a gate request.
-    pub fn probe_result(&mut self, probe: &Probe, result: Result<Option<f64>, String>, now: Timestamp) {
+    pub fn probe_result(
+        &mut self,
+        probe: &Probe,
+        result: Result<Option<f64>, String>,
+        now: Timestamp,
+    ) {
         let s = probe.stage;
         let Some(st) = self.stages.get(s) else {
             return;
@@ -1686,7 +1732,14 @@ impl Run {
     }
 
     /// Handles an operator's request once: its effect and an `operator_request` record.
-    pub fn request(&mut self, id: &str, command: &str, intent: &Intent, by: &str, now: Timestamp) -> Result<String, Refusal> {
+    pub fn request(
+        &mut self,
+        id: &str,
+        command: &str,
+        intent: &Intent,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<String, Refusal> {
         let result = self.intent(intent, by, now);
         let (accepted, message) = match &result {
             Ok(m) => (true, m.clone()),
@@ -1735,7 +1788,8 @@ impl Run {
                     ));
                 }
                 if self.paused.is_none() {
-                    return refuse("the run is not paused");
+                    // Also how a run whose executor stopped is continued: nothing to record.
+                    return Ok("the run is not paused; continuing it".into());
                 }
                 self.emit(now, Event::Resumed { by });
                 Ok("resumed".into())
@@ -1817,7 +1871,9 @@ impl Run {
                     })
                     .unwrap_or_default();
                 if failed.is_empty() && !stage_failed && !self.phase.is_terminal() {
-                    return refuse("nothing to retry: the current stage has no failed cluster or gate");
+                    return refuse(
+                        "nothing to retry: the current stage has no failed cluster or gate",
+                    );
                 }
                 let n = failed.len();
                 self.emit(
@@ -1836,10 +1892,11 @@ impl Run {
     pub fn waiting_approval(&self) -> Option<(usize, usize)> {
         let st = self.stages.get(self.current)?;
         match &st.state {
-            StageState::Gates(g) if g.started.is_some() => {
-                matches!(self.ir_stage(self.current).gates.get(g.index), Some(Gate::Approval { .. }))
-                    .then_some((self.current, g.index))
-            }
+            StageState::Gates(g) if g.started.is_some() => matches!(
+                self.ir_stage(self.current).gates.get(g.index),
+                Some(Gate::Approval { .. })
+            )
+            .then_some((self.current, g.index)),
             _ => None,
         }
     }
@@ -1901,4 +1958,3 @@ fn gate_kind(gate: &Gate) -> &'static str {
         Gate::Approval { .. } => "approval",
     }
 }
-

@@ -381,10 +381,7 @@ impl<'s, B: Backend> Driver<'s, B> {
     /// Operator requests waiting in the store, handled now; their answers are written after
     /// the records they cause are journaled.
     fn take_intents(&mut self, now: Timestamp) -> Result<Vec<(String, Answer)>, DriveError> {
-        if self
-            .last_intents
-            .is_some_and(|t| t.elapsed() < INTENT_POLL)
-        {
+        if self.last_intents.is_some_and(|t| t.elapsed() < INTENT_POLL) {
             return Ok(Vec::new());
         }
         self.last_intents = Some(std::time::Instant::now());

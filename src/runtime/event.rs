@@ -71,6 +71,10 @@ pub enum Event {
         /// A rollback sync (to `revision`, the cluster's previous revision).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         rollback: bool,
+        /// The cluster's value of the stage's `max in flight ... per KEY` label, whose cap
+        /// it counts against while in flight.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
     },
     /// A cluster finished its sync and is healthy at the revision.
     ClusterHealthy {

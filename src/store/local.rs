@@ -70,7 +70,9 @@ pub enum StoreError {
     #[error("{message}")]
     #[diagnostic(
         code(rollc::store::no_run),
-        help("start one with `rollc apply FILE --fleet sim:FLEET`, or pass `--state DIR` if it lives elsewhere")
+        help(
+            "start one with `rollc apply FILE --fleet sim:FLEET`, or pass `--state DIR` if it lives elsewhere"
+        )
     )]
     NoRun {
         /// What was looked for.
@@ -235,7 +237,8 @@ impl LocalStore {
                         .write(true)
                         .open(&path)
                         .map_err(io_err("open", &path))?;
-                    file.set_len(offset as u64).map_err(io_err("truncate", &path))?;
+                    file.set_len(offset as u64)
+                        .map_err(io_err("truncate", &path))?;
                     break;
                 }
                 Ok(_) => unreachable!("complete lines are handled above"),
@@ -299,7 +302,11 @@ impl LocalStore {
                 Ok(i) => out.push(i),
                 Err(e) => {
                     // Not ours to act on; say so where the sender will look.
-                    let id = path.file_stem().unwrap_or_default().to_string_lossy().to_string();
+                    let id = path
+                        .file_stem()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .to_string();
                     self.answer(
                         run,
                         &id,
