@@ -154,6 +154,15 @@ pub(super) enum RunError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A stage's time windows cannot be evaluated (a hand-written IR).
+    #[error("the windows of stage `{stage}` are invalid: {message}")]
+    #[diagnostic(code(rollc::apply::windows), help("fix the strategy and compile it again with `rollc compile`"))]
+    Windows {
+        /// The stage.
+        stage: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A revision to undo to is not known.
     #[error("{0}")]
     #[diagnostic(
@@ -346,7 +355,7 @@ pub(super) fn replay(store: &LocalStore, meta: &RunMeta) -> Result<Run, RunError
 }
 
 /// The simulated fleet of a run, on its clock.
-fn sim_for(meta: &RunMeta, sim_origin: Timestamp) -> Result<Sim, RunError> {
+fn sim_for(store: &LocalStore, meta: &RunMeta, sim_origin: Timestamp) -> Result<Sim, RunError> {
     let path = sim_path(&meta.fleet)?;
     let mut sources = SourceMap::default();
     let fleet = read_fleet(&path, &mut sources, false).map_err(|_| {
@@ -358,7 +367,47 @@ fn sim_for(meta: &RunMeta, sim_origin: Timestamp) -> Result<Sim, RunError> {
             ),
         })
     })?;
-    Ok(Sim::new(&fleet, sim_origin)?)
+    let mut sim = Sim::new(&fleet, sim_origin)?;
+    restore_history(&mut sim, store, meta);
+    Ok(sim)
+}
+
+/// Tells a fresh simulated fleet about the syncs of this run's journal and of the runs
+/// before it in the same simulated world, so that what each cluster runs is what those
+/// syncs left (the syncs still in flight are adopted by the driver).
+fn restore_history(sim: &mut Sim, store: &LocalStore, meta: &RunMeta) {
+    let mut chain = vec![meta.id.clone()];
+    let mut next = meta.follows.clone();
+    while let Some(id) = next.take() {
+        if chain.len() > 1000 || chain.contains(&id) {
+            break;
+        }
+        next = store.meta(&id).ok().and_then(|m| m.follows);
+        chain.push(id);
+    }
+    for id in chain.iter().rev() {
+        let Ok(journal) = store.journal(id) else {
+            continue;
+        };
+        for record in journal {
+            if let crate::runtime::event::Event::ClusterSyncStarted {
+                stage,
+                cluster,
+                revision,
+                ..
+            } = record.event
+            {
+                // A cluster that is no longer in the fleet is refused; nothing to restore.
+                let _ = sim.restore(&crate::backends::SyncRequest {
+                    cluster,
+                    revision,
+                    run: record.run,
+                    stage,
+                    at: record.time,
+                });
+            }
+        }
+    }
 }
 
 fn clock_for(meta: &RunMeta, run: &Run) -> Clock {
@@ -377,7 +426,7 @@ pub(super) async fn start_and_drive(
     sim_origin: Timestamp,
 ) -> Result<Outcome, RunError> {
     let mut meta = meta;
-    let mut sim = sim_for(&meta, sim_origin)?;
+    let mut sim = sim_for(store, &meta, sim_origin)?;
     loop {
         store.create(&meta)?;
         let lock = store.lock(&meta.id, &whoami())?;
@@ -431,6 +480,14 @@ async fn begin(
     for c in &inventory {
         deployed.insert(c.name.clone(), sim.deployed_revision(&c.name, now).await?);
     }
+    for stage in &meta.rollout.stages {
+        if let Err(message) = crate::runtime::window::validate(&stage.windows) {
+            return Err(RunError::Windows {
+                stage: stage.name.clone(),
+                message,
+            });
+        }
+    }
     run.start(
         now,
         &crate::fleet::Fleet::new(inventory),
@@ -450,7 +507,7 @@ pub(super) async fn drive_stored(
     drive: &DriveArgs,
     request: Option<(&str, crate::store::IntentKind)>,
 ) -> Result<Outcome, RunError> {
-    let mut sim = sim_for(meta, sim_origin_of(store, meta))?;
+    let mut sim = sim_for(store, meta, sim_origin_of(store, meta))?;
     let clock = clock_for(meta, &run);
     let now = clock.now();
     if run.phase == crate::runtime::core::Phase::New {

@@ -1928,6 +1928,9 @@ impl Run {
         match self.phase {
             Phase::New => "new",
             Phase::Forward if self.paused.is_some() => "paused",
+            Phase::Forward if !self.full && self.waiting_approval().is_some() => {
+                "waiting for approval"
+            }
             Phase::Forward => "running",
             Phase::RollingBack if self.paused.is_some() => "paused",
             Phase::RollingBack => "rolling back",
