@@ -156,7 +156,10 @@ pub(super) enum RunError {
     },
     /// A stage's time windows cannot be evaluated (a hand-written IR).
     #[error("the windows of stage `{stage}` are invalid: {message}")]
-    #[diagnostic(code(rollc::apply::windows), help("fix the strategy and compile it again with `rollc compile`"))]
+    #[diagnostic(
+        code(rollc::apply::windows),
+        help("fix the strategy and compile it again with `rollc compile`")
+    )]
     Windows {
         /// The stage.
         stage: String,
