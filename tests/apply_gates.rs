@@ -3,8 +3,11 @@
 //! real Prometheus, backfilled with a known series). The run's virtual clock starts inside
 //! the backfilled data, so each metric sample is a query at the run's time.
 
+// Shared with tests/gates.rs, which uses parts this file does not.
+#[allow(dead_code)]
 #[path = "support/prometheus.rs"]
 mod prometheus;
+#[allow(dead_code)]
 #[path = "support/webhook_server.rs"]
 mod webhook_server;
 
