@@ -288,6 +288,10 @@ pub struct Bars {
     multi: MultiProgress,
     bars: Vec<ProgressBar>,
     log: ProgressBar,
+    /// Syncs started and not yet healthy, by cluster: when they started.
+    started: std::collections::HashMap<String, jiff::Timestamp>,
+    /// Observed sync durations: (count, total seconds).
+    syncs: (u64, f64),
 }
 
 impl Bars {
@@ -300,6 +304,8 @@ impl Bars {
             multi,
             bars: Vec::new(),
             log,
+            started: Default::default(),
+            syncs: (0, 0.0),
         }
     }
 
@@ -339,6 +345,20 @@ impl Observer for Bars {
     fn records(&mut self, records: &[Record], run: &Run) {
         self.ensure(run);
         for r in records {
+            match &r.event {
+                Event::ClusterSyncStarted { cluster, .. } => {
+                    self.started.insert(cluster.clone(), r.time);
+                }
+                Event::ClusterHealthy { cluster, .. } => {
+                    if let Some(t) = self.started.remove(cluster) {
+                        self.syncs.0 += 1;
+                        self.syncs.1 += r.time.duration_since(t).as_secs_f64();
+                    }
+                }
+                _ => {}
+            }
+        }
+        for r in records {
             if matches!(
                 r.event,
                 Event::StageStarted { .. }
@@ -374,13 +394,58 @@ impl Observer for Bars {
         }
         if let Some(t) = run.last_time {
             let state = run.phase_name();
+            let sync = if self.syncs.0 > 0 {
+                self.syncs.1 / self.syncs.0 as f64
+            } else {
+                crate::plan::DEFAULT_SYNC_SECONDS as f64
+            };
+            let eta = remaining_seconds(run, sync)
+                .map(|s| {
+                    let end = t + jiff::SignedDuration::from_secs(s as i64);
+                    format!(", ETA {} (run time)", end.strftime("%Y-%m-%d %H:%M"))
+                })
+                .unwrap_or_default();
             self.log.set_message(format!(
-                "run {} {state} at {}",
+                "run {} {state} at {}{eta}",
                 run.id,
                 t.strftime("%H:%M:%S")
             ));
         }
     }
+}
+
+/// A rough estimate of the run time left, as the plan estimates (waves of `batch` taking
+/// `sync` seconds plus `bake each`, bakes, metric windows), from where the run is. Operator
+/// time (approvals, pauses) is not counted.
+fn remaining_seconds(run: &Run, sync: f64) -> Option<u64> {
+    if run.phase.is_terminal() {
+        return None;
+    }
+    let mut total = 0.0;
+    for (st, stage) in run.stages.iter().zip(&run.rollout.stages).skip(run.current) {
+        let windows: u64 = stage
+            .gates
+            .iter()
+            .map(|g| match g {
+                crate::ir::Gate::Metric { window_seconds, .. } => *window_seconds,
+                _ => 0,
+            })
+            .sum();
+        let left = (st.clusters.len() as u64).saturating_sub(st.done + st.failed + st.left);
+        let waves = left.div_ceil(st.batch.max(1));
+        let per_wave = sync + stage.bake_each_seconds as f64;
+        total += match &st.state {
+            StageState::Waiting | StageState::Rolling => {
+                waves as f64 * per_wave + (stage.bake_seconds + windows) as f64
+            }
+            StageState::Baking { until } => {
+                until.duration_since(run.last_time?).as_secs_f64().max(0.0) + windows as f64
+            }
+            StageState::Gates(_) => windows as f64,
+            StageState::Completed | StageState::Failed { .. } => 0.0,
+        };
+    }
+    Some(total as u64)
 }
 
 impl Drop for Bars {
