@@ -153,7 +153,7 @@ fn child(n: usize) {
         .unwrap();
     let (outcome, simulated, records) = runtime.block_on(async {
         store.create(&meta).unwrap();
-        let _lock = store.lock("bench", "bench").unwrap();
+        let lock = store.lock("bench", "bench").unwrap();
         let mut sim = Sim::new(&fleet, origin).expect("a valid simulated fleet");
         let clock = Clock::virtual_at(origin);
         let inventory = sim.inventory(origin).await.unwrap();
@@ -168,7 +168,7 @@ fn child(n: usize) {
         let mut run = Run::new("bench", rollout);
         run.start(origin, &Fleet::new(inventory), &head, &deployed, "bench");
         let appender = store.appender("bench", false).unwrap();
-        let mut driver = Driver::new(run, sim, clock, &store, appender);
+        let mut driver = Driver::new(run, sim, clock, &store, lock, appender);
         driver.flush().await.unwrap();
         let outcome = driver.drive().await.unwrap();
         let (run, _, clock) = driver.into_parts();

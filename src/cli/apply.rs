@@ -22,7 +22,7 @@ use crate::runtime::clock::Clock;
 use crate::runtime::core::Run;
 use crate::runtime::drive::{Driver, Outcome};
 use crate::source::SourceMap;
-use crate::store::{LocalStore, RunLock, RunMeta, whoami};
+use crate::store::{AnyLock, AnyStore, LocalStore, RunMeta, RunStore, whoami};
 
 /// Exit code: the run waits for an operator.
 pub const EXIT_WAITING: u8 = 3;
@@ -200,14 +200,14 @@ pub(super) fn run(args: &ApplyArgs, stderr_color: bool) -> u8 {
     if let Err(Stop(code)) = read_fleet(&fleet_path, &mut sources, stderr_color) {
         return code;
     }
-    let store = LocalStore::new(&args.drive.state);
+    let store = AnyStore::Local(LocalStore::new(&args.drive.state));
     let result = block_on(async {
         // A run of this rollout left unfinished (a killed process) is resumed, not restarted.
-        if let Ok(id) = store.current()
-            && let Ok(meta) = store.meta(&id)
+        if let Ok(id) = store.current().await
+            && let Ok(meta) = store.meta(&id).await
             && meta.rollout.name == rollout.name
         {
-            let run = replay(&store, &meta)?;
+            let run = replay(&store, &meta).await?;
             if !run.phase.is_terminal() {
                 if meta.rollout != rollout {
                     return Err(RunError::Unfinished {
@@ -216,7 +216,7 @@ pub(super) fn run(args: &ApplyArgs, stderr_color: bool) -> u8 {
                         state: run.phase_name().into(),
                     });
                 }
-                let lock = store.lock(&id, &whoami())?;
+                let lock = store.lock(&id, &whoami()).await?;
                 return drive_stored(&store, &meta, lock, run, &args.drive, None).await;
             }
         }
@@ -225,7 +225,7 @@ pub(super) fn run(args: &ApplyArgs, stderr_color: bool) -> u8 {
             .start
             .unwrap_or_else(|| now.round(jiff::Unit::Second).unwrap_or(now));
         let meta = RunMeta {
-            id: new_run_id(&store, &rollout.name, origin),
+            id: new_run_id(&store, &rollout.name, origin).await?,
             created: now,
             source: args.file.display().to_string(),
             rollout,
@@ -318,7 +318,11 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// A new run id: the rollout's name made safe for a file name, and the run's start time.
-fn new_run_id(store: &LocalStore, rollout: &str, origin: Timestamp) -> String {
+pub(super) async fn new_run_id(
+    store: &AnyStore,
+    rollout: &str,
+    origin: Timestamp,
+) -> Result<String, RunError> {
     let slug: String = rollout
         .chars()
         .map(|c| {
@@ -341,24 +345,24 @@ fn new_run_id(store: &LocalStore, rollout: &str, origin: Timestamp) -> String {
     let base = format!("{slug}-{}", origin.strftime("%Y%m%dT%H%M%SZ"));
     let mut id = base.clone();
     let mut n = 2;
-    while store.root().join("runs").join(&id).exists() {
+    while store.exists(&id).await? {
         id = format!("{base}-{n}");
         n += 1;
     }
-    id
+    Ok(id)
 }
 
 /// Replays a stored run's journal.
-pub(super) fn replay(store: &LocalStore, meta: &RunMeta) -> Result<Run, RunError> {
+pub(super) async fn replay(store: &AnyStore, meta: &RunMeta) -> Result<Run, RunError> {
     let mut run = Run::new(meta.id.clone(), meta.rollout.clone());
-    for record in store.journal(&meta.id)? {
+    for record in store.journal(&meta.id).await? {
         run.apply(&record);
     }
     Ok(run)
 }
 
 /// The simulated fleet of a run, on its clock.
-fn sim_for(store: &LocalStore, meta: &RunMeta, sim_origin: Timestamp) -> Result<Sim, RunError> {
+async fn sim_for(store: &AnyStore, meta: &RunMeta, sim_origin: Timestamp) -> Result<Sim, RunError> {
     let path = sim_path(&meta.fleet)?;
     let mut sources = SourceMap::default();
     let fleet = read_fleet(&path, &mut sources, false).map_err(|_| {
@@ -371,25 +375,25 @@ fn sim_for(store: &LocalStore, meta: &RunMeta, sim_origin: Timestamp) -> Result<
         })
     })?;
     let mut sim = Sim::new(&fleet, sim_origin)?;
-    restore_history(&mut sim, store, meta);
+    restore_history(&mut sim, store, meta).await;
     Ok(sim)
 }
 
 /// Tells a fresh simulated fleet about the syncs of this run's journal and of the runs
 /// before it in the same simulated world, so that what each cluster runs is what those
 /// syncs left (the syncs still in flight are adopted by the driver).
-fn restore_history(sim: &mut Sim, store: &LocalStore, meta: &RunMeta) {
+async fn restore_history(sim: &mut Sim, store: &AnyStore, meta: &RunMeta) {
     let mut chain = vec![meta.id.clone()];
     let mut next = meta.follows.clone();
     while let Some(id) = next.take() {
         if chain.len() > 1000 || chain.contains(&id) {
             break;
         }
-        next = store.meta(&id).ok().and_then(|m| m.follows);
+        next = store.meta(&id).await.ok().and_then(|m| m.follows);
         chain.push(id);
     }
     for id in chain.iter().rev() {
-        let Ok(journal) = store.journal(id) else {
+        let Ok(journal) = store.journal(id).await else {
             continue;
         };
         for record in journal {
@@ -423,16 +427,16 @@ fn clock_for(meta: &RunMeta, run: &Run) -> Clock {
 /// Creates a run, starts it on its fleet and drives it (and the runs a queued revision
 /// makes follow it).
 pub(super) async fn start_and_drive(
-    store: &LocalStore,
+    store: &AnyStore,
     meta: RunMeta,
     drive: &DriveArgs,
     sim_origin: Timestamp,
 ) -> Result<Outcome, RunError> {
     let mut meta = meta;
-    let mut sim = sim_for(store, &meta, sim_origin)?;
+    let mut sim = sim_for(store, &meta, sim_origin).await?;
     loop {
-        store.create(&meta)?;
-        let lock = store.lock(&meta.id, &whoami())?;
+        store.create(&meta).await?;
+        let lock = store.lock(&meta.id, &whoami()).await?;
         let clock = match meta.speed {
             None => Clock::virtual_at(meta.origin),
             Some(speed) => Clock::real_since(meta.origin, meta.wall_origin, speed),
@@ -456,7 +460,7 @@ pub(super) async fn start_and_drive(
         };
         let now = clock.now();
         meta = RunMeta {
-            id: new_run_id(store, &meta.rollout.name, now),
+            id: new_run_id(store, &meta.rollout.name, now).await?,
             created: Timestamp::now(),
             origin: now,
             wall_origin: Timestamp::now(),
@@ -503,14 +507,14 @@ async fn begin(
 
 /// Attaches to a stored run (already locked and replayed) and drives it.
 pub(super) async fn drive_stored(
-    store: &LocalStore,
+    store: &AnyStore,
     meta: &RunMeta,
-    lock: RunLock,
+    lock: AnyLock,
     mut run: Run,
     drive: &DriveArgs,
     request: Option<(&str, crate::store::IntentKind)>,
 ) -> Result<Outcome, RunError> {
-    let mut sim = sim_for(store, meta, sim_origin_of(store, meta))?;
+    let mut sim = sim_for(store, meta, sim_origin_of(store, meta).await).await?;
     let clock = clock_for(meta, &run);
     let now = clock.now();
     if run.phase == crate::runtime::core::Phase::New {
@@ -527,19 +531,21 @@ pub(super) async fn drive_stored(
     if let Some((id, kind)) = request {
         let _ = run.request(id, kind.command(), &kind.intent(), &whoami(), now);
     }
-    let journal = store.journal(&meta.id)?;
+    let journal = store.journal(&meta.id).await?;
     let (outcome, ..) = drive_with(store, meta, lock, run, sim, clock, drive, &journal).await?;
     Ok(outcome)
 }
 
 /// The time zero of a run's simulated world: that of the first run in its chain (runs that
 /// follow a queued revision or undo one live in the same simulated world).
-fn sim_origin_of(store: &LocalStore, meta: &RunMeta) -> Timestamp {
+pub(super) async fn sim_origin_of(store: &AnyStore, meta: &RunMeta) -> Timestamp {
     let mut origin = meta.origin;
     let mut next = meta.follows.clone();
     let mut seen = 0;
     while let Some(id) = next {
-        let Ok(m) = store.meta(&id) else { break };
+        let Ok(m) = store.meta(&id).await else {
+            break;
+        };
         origin = m.origin;
         next = m.follows;
         seen += 1;
@@ -552,18 +558,18 @@ fn sim_origin_of(store: &LocalStore, meta: &RunMeta) -> Timestamp {
 
 #[allow(clippy::too_many_arguments)]
 async fn drive_with(
-    store: &LocalStore,
+    store: &AnyStore,
     meta: &RunMeta,
-    _lock: RunLock,
+    lock: AnyLock,
     run: Run,
     sim: Sim,
     clock: Clock,
     drive: &DriveArgs,
     journal: &[crate::runtime::event::Record],
 ) -> Result<(Outcome, Run, Sim, Clock), RunError> {
-    let appender = store.appender(&meta.id, meta.speed.is_some())?;
+    let appender = store.appender(&meta.id, meta.speed.is_some()).await?;
     let clusters = run.clusters.len();
-    let mut driver = Driver::new(run, sim, clock, store, appender);
+    let mut driver = Driver::new(run, sim, clock, store, lock, appender);
     driver.wait_for_operator(drive.wait);
     if let Some(path) = &drive.events {
         let events =

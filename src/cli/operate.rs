@@ -10,10 +10,17 @@ use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::apply::{DriveArgs, RunError, block_on, drive_stored, finish, replay, start_and_drive};
+use super::apply::{
+    DriveArgs, RunError, block_on, drive_stored, finish, new_run_id, replay, sim_origin_of,
+    start_and_drive,
+};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, report};
+use crate::runtime::clock::Clock;
 use crate::runtime::core::{ClusterState, Run, StageState};
-use crate::store::{Answer, IntentFile, IntentKind, LocalStore, RunMeta, StoreError, whoami};
+use crate::store::{
+    Answer, AnyLock, AnyStore, IntentFile, IntentKind, JournalAppender, LocalStore, RunMeta,
+    RunStore, StoreError, whoami,
+};
 
 /// How long a command waits for a running executor to answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,23 +81,29 @@ pub struct UndoArgs {
     pub drive: DriveArgs,
 }
 
-fn run_id(store: &LocalStore, run: &Option<String>) -> Result<String, StoreError> {
+async fn run_id(store: &AnyStore, run: &Option<String>) -> Result<String, StoreError> {
     match run {
-        Some(id) => store.meta(id).map(|m| m.id),
-        None => store.current(),
+        Some(id) => store.meta(id).await.map(|m| m.id),
+        None => store.current().await,
     }
+}
+
+/// A run as stored: its metadata and its replayed state.
+async fn load(store: &AnyStore, run: &Option<String>) -> Result<(RunMeta, Run), RunError> {
+    let id = run_id(store, run).await?;
+    let meta = store.meta(&id).await?;
+    let run = replay(store, &meta).await?;
+    Ok((meta, run))
 }
 
 /// `rollc status`.
 pub(super) fn status(args: &StatusArgs, stderr_color: bool) -> u8 {
-    let store = LocalStore::new(&args.which.state);
-    let result = (|| -> Result<(RunMeta, Run, Option<String>), RunError> {
-        let id = run_id(&store, &args.which.run)?;
-        let meta = store.meta(&id)?;
-        let run = replay(&store, &meta)?;
-        let holder = store.holder(&id)?;
-        Ok((meta, run, holder))
-    })();
+    let store = AnyStore::Local(LocalStore::new(&args.which.state));
+    let result = block_on(async {
+        let (meta, run) = load(&store, &args.which.run).await?;
+        let holder = store.holder(&meta.id).await?;
+        Ok::<_, RunError>((meta, run, holder))
+    });
     let (meta, run, holder) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -323,8 +336,8 @@ fn request_id() -> String {
 
 /// `pause`, `abort`: record the request (through the executor if one runs).
 pub(super) fn request_only(kind: IntentKind, which: &RunArgs, stderr_color: bool) -> u8 {
-    let store = LocalStore::new(&which.state);
-    match steer(&store, &which.run, kind) {
+    let store = AnyStore::Local(LocalStore::new(&which.state));
+    match block_on(steer(&store, &which.run, kind)) {
         Ok(Steered::Answered(answer)) => print_answer(&answer),
         Ok(Steered::Locked { answer, .. }) => print_answer(&answer),
         Err(e) => {
@@ -353,35 +366,36 @@ enum Steered {
         answer: Answer,
         meta: Box<RunMeta>,
         run: Box<Run>,
-        lock: crate::store::RunLock,
+        lock: AnyLock,
     },
 }
 
-fn steer(store: &LocalStore, run: &Option<String>, kind: IntentKind) -> Result<Steered, RunError> {
-    let id = run_id(store, run)?;
-    let meta = store.meta(&id)?;
+/// Hands `kind` to the executor driving the run, or, when none does, takes the run's lock
+/// and applies it here.
+async fn steer(
+    store: &AnyStore,
+    run: &Option<String>,
+    kind: IntentKind,
+) -> Result<Steered, RunError> {
+    let id = run_id(store, run).await?;
+    let meta = store.meta(&id).await?;
     loop {
-        match store.lock(&id, &whoami()) {
+        match store.lock(&id, &whoami()).await {
             Ok(lock) => {
-                let mut run = replay(store, &meta)?;
-                let clock = match meta.speed {
+                let mut run = replay(store, &meta).await?;
+                let now = match meta.speed {
                     None => run.last_time.unwrap_or(meta.origin),
-                    Some(_) => crate::runtime::clock::Clock::real_since(
-                        meta.origin,
-                        meta.wall_origin,
-                        meta.speed.unwrap_or(1.0),
-                    )
-                    .now(),
+                    Some(speed) => Clock::real_since(meta.origin, meta.wall_origin, speed).now(),
                 };
                 let result = run.request(
                     &request_id(),
                     kind.command(),
                     &kind.intent(),
                     &whoami(),
-                    clock,
+                    now,
                 );
-                let mut appender = store.appender(&id, true)?;
-                appender.append(&run.take_records())?;
+                let mut appender = store.appender(&id, true).await?;
+                appender.append(&run.take_records()).await?;
                 let answer = match result {
                     Ok(message) => Answer {
                         accepted: true,
@@ -406,15 +420,15 @@ fn steer(store: &LocalStore, run: &Option<String>, kind: IntentKind) -> Result<S
                     by: whoami(),
                     at: Timestamp::now(),
                 };
-                store.send(&id, &intent)?;
+                store.send(&id, &intent).await?;
                 let deadline = Instant::now() + ANSWER_TIMEOUT;
                 loop {
-                    if let Some(answer) = store.answer_of(&id, &intent.id)? {
+                    if let Some(answer) = store.answer_of(&id, &intent.id).await? {
                         return Ok(Steered::Answered(answer));
                     }
                     // Past the deadline, withdraw the request; if an executor took it just
                     // now, its answer is moments away.
-                    if Instant::now() > deadline && store.withdraw(&id, &intent.id)? {
+                    if Instant::now() > deadline && store.withdraw(&id, &intent.id).await? {
                         return Err(RunError::Store(StoreError::NoRun {
                             message: format!(
                                 "the executor of run `{id}` ({holder}) did not answer within {} s",
@@ -422,16 +436,16 @@ fn steer(store: &LocalStore, run: &Option<String>, kind: IntentKind) -> Result<S
                             ),
                         }));
                     }
-                    if store.holder(&id)?.is_none() {
+                    if store.holder(&id).await?.is_none() {
                         // The executor stopped; take over unless it answered on the way out.
-                        if let Some(answer) = store.answer_of(&id, &intent.id)? {
+                        if let Some(answer) = store.answer_of(&id, &intent.id).await? {
                             return Ok(Steered::Answered(answer));
                         }
-                        if store.withdraw(&id, &intent.id)? {
+                        if store.withdraw(&id, &intent.id).await? {
                             break;
                         }
                     }
-                    std::thread::sleep(Duration::from_millis(50));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
             Err(e) => return Err(e.into()),
@@ -442,98 +456,94 @@ fn steer(store: &LocalStore, run: &Option<String>, kind: IntentKind) -> Result<S
 /// `resume`, `promote`, `retry`: handle the request, then drive the run from here when
 /// nothing else does (unless `--detach`).
 pub(super) fn request_and_drive(kind: IntentKind, args: &SteerArgs, stderr_color: bool) -> u8 {
-    let store = LocalStore::new(&args.drive.state);
-    let steered = match steer(&store, &args.run, kind) {
-        Ok(s) => s,
-        Err(e) => {
-            report(e, stderr_color);
-            return EXIT_USAGE;
-        }
-    };
-    match steered {
-        Steered::Answered(answer) => print_answer(&answer),
-        Steered::Locked {
-            answer,
-            meta,
-            run,
-            lock,
-        } => {
-            let code = print_answer(&answer);
-            if code != EXIT_OK || args.detach || run.phase.is_terminal() {
-                return code;
+    let store = AnyStore::Local(LocalStore::new(&args.drive.state));
+    block_on(async {
+        let steered = match steer(&store, &args.run, kind).await {
+            Ok(s) => s,
+            Err(e) => {
+                report(e, stderr_color);
+                return EXIT_USAGE;
             }
-            let result = block_on(drive_stored(&store, &meta, lock, *run, &args.drive, None));
-            finish(result, stderr_color)
+        };
+        match steered {
+            Steered::Answered(answer) => print_answer(&answer),
+            Steered::Locked {
+                answer,
+                meta,
+                run,
+                lock,
+            } => {
+                let code = print_answer(&answer);
+                if code != EXIT_OK || args.detach || run.phase.is_terminal() {
+                    return code;
+                }
+                let result = drive_stored(&store, &meta, lock, *run, &args.drive, None).await;
+                finish(result, stderr_color)
+            }
         }
-    }
+    })
 }
 
 /// `rollc undo`: end the run if it is still going, then run the same rollout back to the
 /// revision the fleet ran before it.
 pub(super) fn undo(args: &UndoArgs, stderr_color: bool) -> u8 {
-    let store = LocalStore::new(&args.drive.state);
-    let result = (|| -> Result<(RunMeta, Run), RunError> {
-        let id = run_id(&store, &args.run)?;
-        let meta = store.meta(&id)?;
-        let run = replay(&store, &meta)?;
-        Ok((meta, run))
-    })();
-    let (meta, run) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            report(e, stderr_color);
-            return EXIT_USAGE;
-        }
-    };
-    let Some(revision) = args.to_revision.clone().or(run.previous_revision.clone()) else {
-        report(
-            RunError::NoPrevious(format!(
-                "run `{}` recorded no previous revision to return to",
-                meta.id
-            )),
-            stderr_color,
-        );
-        return EXIT_USAGE;
-    };
-    if !run.phase.is_terminal() {
-        match steer(&store, &Some(meta.id.clone()), IntentKind::Abort) {
-            Ok(Steered::Answered(a)) | Ok(Steered::Locked { answer: a, .. }) if a.accepted => {
-                println!("run {} aborted for undo", meta.id);
-            }
-            Ok(Steered::Answered(a)) | Ok(Steered::Locked { answer: a, .. }) => {
-                eprintln!("refused: {}", a.message);
-                return EXIT_FAILED;
-            }
+    let store = AnyStore::Local(LocalStore::new(&args.drive.state));
+    block_on(async {
+        let (meta, run) = match load(&store, &args.run).await {
+            Ok(r) => r,
             Err(e) => {
                 report(e, stderr_color);
                 return EXIT_USAGE;
             }
+        };
+        let Some(revision) = args.to_revision.clone().or(run.previous_revision.clone()) else {
+            report(
+                RunError::NoPrevious(format!(
+                    "run `{}` recorded no previous revision to return to",
+                    meta.id
+                )),
+                stderr_color,
+            );
+            return EXIT_USAGE;
+        };
+        if !run.phase.is_terminal() {
+            match steer(&store, &Some(meta.id.clone()), IntentKind::Abort).await {
+                Ok(Steered::Answered(a)) | Ok(Steered::Locked { answer: a, .. }) if a.accepted => {
+                    println!("run {} aborted for undo", meta.id);
+                }
+                Ok(Steered::Answered(a)) | Ok(Steered::Locked { answer: a, .. }) => {
+                    eprintln!("refused: {}", a.message);
+                    return EXIT_FAILED;
+                }
+                Err(e) => {
+                    report(e, stderr_color);
+                    return EXIT_USAGE;
+                }
+            }
         }
-    }
-    let now = match meta.speed {
-        None => run.last_time.unwrap_or(meta.origin),
-        Some(_) => Timestamp::now(),
-    };
-    let sim_origin = {
+        let now = match meta.speed {
+            None => run.last_time.unwrap_or(meta.origin),
+            Some(_) => Timestamp::now(),
+        };
         // The undo lives in the same simulated world as the run it undoes.
-        let mut origin = meta.origin;
-        let mut next = meta.follows.clone();
-        while let Some(id) = next {
-            let Ok(m) = store.meta(&id) else { break };
-            origin = m.origin;
-            next = m.follows;
-        }
-        origin
-    };
-    let undo = RunMeta {
-        id: format!("{}-undo", meta.id),
-        created: Timestamp::now(),
-        origin: now,
-        wall_origin: Timestamp::now(),
-        revision: Some(revision),
-        follows: Some(meta.id.clone()),
-        ..meta
-    };
-    let result = block_on(start_and_drive(&store, undo, &args.drive, sim_origin));
-    finish(result, stderr_color)
+        let sim_origin = sim_origin_of(&store, &meta).await;
+        let id = match new_run_id(&store, &format!("{}-undo", meta.rollout.name), now).await {
+            Ok(id) => id,
+            Err(e) => {
+                report(e, stderr_color);
+                return EXIT_USAGE;
+            }
+        };
+        let undo = RunMeta {
+            id,
+            created: Timestamp::now(),
+            origin: now,
+            wall_origin: Timestamp::now(),
+            revision: Some(revision),
+            follows: Some(meta.id.clone()),
+            ..meta
+        };
+        let result = start_and_drive(&store, undo, &args.drive, sim_origin).await;
+        finish(result, stderr_color)
+    })
 }

@@ -18,8 +18,7 @@ use super::core::{ClusterState, Phase, Probe, Run};
 use super::event::{Event, Record};
 use crate::backends::{Backend, ClusterStatus, Observed, SyncRequest};
 use crate::ir::Gate;
-use crate::store::local::Appender;
-use crate::store::{Answer, LocalStore, StoreError};
+use crate::store::{Answer, JournalAppender, RunLockGuard, RunStore, StoreError};
 
 /// How often operator requests are looked for, in wall time.
 pub const INTENT_POLL: Duration = Duration::from_millis(200);
@@ -63,16 +62,29 @@ pub enum DriveError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Store(#[from] StoreError),
+    /// Another executor took the run over (its lease expired while this one was stalled).
+    #[error("this executor lost run `{run}`: {reason}")]
+    #[diagnostic(
+        code(rollc::run::lost),
+        help("another executor drives the run now; `rollc status` shows which")
+    )]
+    Lost {
+        /// The run.
+        run: String,
+        /// What happened.
+        reason: String,
+    },
 }
 
 /// Drives one run until it ends or waits for an operator.
-pub struct Driver<'s, B: Backend> {
+pub struct Driver<'s, B: Backend, S: RunStore> {
     /// The run.
     pub run: Run,
     backend: B,
     clock: Clock,
-    store: &'s LocalStore,
-    appender: Appender,
+    store: &'s S,
+    lock: S::Lock,
+    appender: S::Appender,
     observers: Vec<Box<dyn Observer + 's>>,
     probes: JoinSet<(Probe, Result<Option<f64>, String>)>,
     http: Option<Arc<super::probe::Http>>,
@@ -80,20 +92,23 @@ pub struct Driver<'s, B: Backend> {
     last_intents: Option<std::time::Instant>,
 }
 
-impl<'s, B: Backend> Driver<'s, B> {
-    /// A driver for `run`, which has been started or replayed (and attached).
+impl<'s, B: Backend, S: RunStore> Driver<'s, B, S> {
+    /// A driver for `run`, which has been started or replayed (and attached), holding its
+    /// `lock`.
     pub fn new(
         run: Run,
         backend: B,
         clock: Clock,
-        store: &'s LocalStore,
-        appender: Appender,
-    ) -> Driver<'s, B> {
+        store: &'s S,
+        lock: S::Lock,
+        appender: S::Appender,
+    ) -> Driver<'s, B, S> {
         Driver {
             run,
             backend,
             clock,
             store,
+            lock,
             appender,
             observers: Vec::new(),
             probes: JoinSet::new(),
@@ -173,7 +188,13 @@ impl<'s, B: Backend> Driver<'s, B> {
             for fact in self.backend.poll(now) {
                 self.run.observe(&fact, now);
             }
-            let answers = self.take_intents(now)?;
+            if let Some(reason) = self.lock.lost() {
+                return Err(DriveError::Lost {
+                    run: self.run.id.clone(),
+                    reason,
+                });
+            }
+            let answers = self.take_intents(now).await?;
             while let Some(done) = self.probes.try_join_next() {
                 self.probe_done(done, now);
             }
@@ -182,7 +203,7 @@ impl<'s, B: Backend> Driver<'s, B> {
             let busy = !records.is_empty();
             self.commit(records).await?;
             for (id, answer) in answers {
-                self.store.answer(&self.run.id, &id, &answer)?;
+                self.store.answer(&self.run.id, &id, &answer).await?;
             }
             if let Some(outcome) = self.ended() {
                 return Ok(outcome);
@@ -241,7 +262,7 @@ impl<'s, B: Backend> Driver<'s, B> {
         if records.is_empty() {
             return Ok(());
         }
-        self.appender.append(&records)?;
+        self.appender.append(&records).await?;
         for o in &mut self.observers {
             o.records(&records, &self.run);
         }
@@ -380,13 +401,13 @@ impl<'s, B: Backend> Driver<'s, B> {
 
     /// Operator requests waiting in the store, handled now; their answers are written after
     /// the records they cause are journaled.
-    fn take_intents(&mut self, now: Timestamp) -> Result<Vec<(String, Answer)>, DriveError> {
+    async fn take_intents(&mut self, now: Timestamp) -> Result<Vec<(String, Answer)>, DriveError> {
         if self.last_intents.is_some_and(|t| t.elapsed() < INTENT_POLL) {
             return Ok(Vec::new());
         }
         self.last_intents = Some(std::time::Instant::now());
         let mut answers = Vec::new();
-        for request in self.store.intents(&self.run.id)? {
+        for request in self.store.intents(&self.run.id).await? {
             let answer = if self.run.handled(&request.id) {
                 Answer {
                     accepted: true,

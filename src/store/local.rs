@@ -20,65 +20,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Answer, IntentFile, RunMeta};
+use super::{Answer, IntentFile, JournalAppender, RunLockGuard, RunMeta, RunStore, StoreError};
 use crate::runtime::event::Record;
-
-/// A run store problem.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum StoreError {
-    /// A file of the store could not be read or written.
-    #[error("cannot {action} `{path}`")]
-    #[diagnostic(
-        code(rollc::store::io),
-        help("check that the state directory (`--state`) is writable")
-    )]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file.
-        path: String,
-        /// The OS error.
-        source: io::Error,
-    },
-    /// A file of the store is not what rollc wrote.
-    #[error("`{path}` is corrupt: {message}")]
-    #[diagnostic(
-        code(rollc::store::corrupt),
-        help("the file was changed by something other than rollc; restore it or start a new run")
-    )]
-    Corrupt {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// Another executor drives the run.
-    #[error("run `{run}` is being driven by {holder}")]
-    #[diagnostic(
-        code(rollc::store::locked),
-        help(
-            "one executor drives a run at a time; operator commands (`rollc status`, `pause`, `promote`, ...) work while it runs, or stop that process first"
-        )
-    )]
-    Locked {
-        /// The run.
-        run: String,
-        /// Who holds it.
-        holder: String,
-    },
-    /// No run with that id (or no run at all).
-    #[error("{message}")]
-    #[diagnostic(
-        code(rollc::store::no_run),
-        help(
-            "start one with `rollc apply FILE --fleet sim:FLEET`, or pass `--state DIR` if it lives elsewhere"
-        )
-    )]
-    NoRun {
-        /// What was looked for.
-        message: String,
-    },
-}
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
@@ -401,4 +344,75 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     fs::write(&tmp, bytes).map_err(io_err("write", &tmp))?;
     fs::rename(&tmp, path).map_err(io_err("rename", path))
+}
+
+impl RunLockGuard for RunLock {
+    fn lost(&self) -> Option<String> {
+        // An OS file lock is held until the process lets go of it.
+        None
+    }
+}
+
+impl JournalAppender for Appender {
+    async fn append(&mut self, records: &[Record]) -> Result<(), StoreError> {
+        Appender::append(self, records)
+    }
+}
+
+/// The local store through the [`RunStore`] seam: the same operations, answered at once.
+impl RunStore for LocalStore {
+    type Lock = RunLock;
+    type Appender = Appender;
+
+    async fn create(&self, meta: &RunMeta) -> Result<(), StoreError> {
+        LocalStore::create(self, meta)
+    }
+
+    async fn current(&self) -> Result<String, StoreError> {
+        LocalStore::current(self)
+    }
+
+    async fn exists(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.run_dir(id).exists())
+    }
+
+    async fn meta(&self, id: &str) -> Result<RunMeta, StoreError> {
+        LocalStore::meta(self, id)
+    }
+
+    async fn lock(&self, id: &str, holder: &str) -> Result<RunLock, StoreError> {
+        LocalStore::lock(self, id, holder)
+    }
+
+    async fn holder(&self, id: &str) -> Result<Option<String>, StoreError> {
+        LocalStore::holder(self, id)
+    }
+
+    async fn journal(&self, id: &str) -> Result<Vec<Record>, StoreError> {
+        LocalStore::journal(self, id)
+    }
+
+    async fn appender(&self, id: &str, durable: bool) -> Result<Appender, StoreError> {
+        LocalStore::appender(self, id, durable)
+    }
+
+    async fn send(&self, run: &str, intent: &IntentFile) -> Result<(), StoreError> {
+        LocalStore::send(self, run, intent)
+    }
+
+    async fn intents(&self, run: &str) -> Result<Vec<IntentFile>, StoreError> {
+        LocalStore::intents(self, run)
+    }
+
+    async fn answer(&self, run: &str, id: &str, answer: &Answer) -> Result<(), StoreError> {
+        LocalStore::answer(self, run, id, answer)
+    }
+
+    async fn answer_of(&self, run: &str, id: &str) -> Result<Option<Answer>, StoreError> {
+        LocalStore::answer_of(self, run, id)
+    }
+
+    async fn withdraw(&self, run: &str, id: &str) -> Result<bool, StoreError> {
+        LocalStore::withdraw(self, run, id)
+    }
 }

@@ -6,15 +6,147 @@
 //! the strategy and fleet it was started with ([`RunMeta`]); everything else is rebuilt by
 //! replaying the journal.
 
+pub mod any;
 pub mod local;
+
+use std::future::Future;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::ir;
 use crate::runtime::core::Intent;
+use crate::runtime::event::Record;
 
-pub use local::{LocalStore, RunLock, StoreError};
+pub use any::{AnyLock, AnyStore};
+pub use local::{LocalStore, RunLock};
+
+/// A run store problem.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StoreError {
+    /// A file of the store could not be read or written.
+    #[error("cannot {action} `{path}`")]
+    #[diagnostic(
+        code(rollc::store::io),
+        help("check that the state directory (`--state`) is writable")
+    )]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// An object of the store is not what rollc wrote.
+    #[error("`{path}` is corrupt: {message}")]
+    #[diagnostic(
+        code(rollc::store::corrupt),
+        help("it was changed by something other than rollc; restore it or start a new run")
+    )]
+    Corrupt {
+        /// The file or object.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another executor drives the run.
+    #[error("run `{run}` is being driven by {holder}")]
+    #[diagnostic(
+        code(rollc::store::locked),
+        help(
+            "one executor drives a run at a time; operator commands (`rollc status`, `pause`, `promote`, ...) work while it runs, or stop that process first"
+        )
+    )]
+    Locked {
+        /// The run.
+        run: String,
+        /// Who holds it.
+        holder: String,
+    },
+    /// No run with that id (or no run at all).
+    #[error("{message}")]
+    #[diagnostic(
+        code(rollc::store::no_run),
+        help(
+            "start one with `rollc apply FILE --fleet sim:FLEET`, or pass `--state DIR` if it lives elsewhere"
+        )
+    )]
+    NoRun {
+        /// What was looked for.
+        message: String,
+    },
+    /// The store's API failed (a Kubernetes store).
+    #[error("{message}")]
+    #[diagnostic(code(rollc::store::api), help("{help}"))]
+    Api {
+        /// What failed.
+        message: String,
+        /// What to do.
+        help: String,
+    },
+}
+
+/// Where runs are kept: the seam between the executor (and the operator commands) and a
+/// storage backend. Every method is `async` because a store may be remote.
+pub trait RunStore {
+    /// The lock on one run, held while the value lives.
+    type Lock: RunLockGuard;
+    /// Appends to one run's journal.
+    type Appender: JournalAppender;
+
+    /// Creates a run and makes it the current one.
+    fn create(&self, meta: &RunMeta) -> impl Future<Output = Result<(), StoreError>>;
+    /// The current run's id.
+    fn current(&self) -> impl Future<Output = Result<String, StoreError>>;
+    /// Whether a run with this id exists.
+    fn exists(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>>;
+    /// A run's metadata.
+    fn meta(&self, id: &str) -> impl Future<Output = Result<RunMeta, StoreError>>;
+    /// Takes the run's lock for `holder`, or says who holds it.
+    fn lock(&self, id: &str, holder: &str) -> impl Future<Output = Result<Self::Lock, StoreError>>;
+    /// Who holds the run's lock, if anyone.
+    fn holder(&self, id: &str) -> impl Future<Output = Result<Option<String>, StoreError>>;
+    /// The run's journal, in order.
+    fn journal(&self, id: &str) -> impl Future<Output = Result<Vec<Record>, StoreError>>;
+    /// An appender for the run's journal; with `durable`, appends reach stable storage.
+    fn appender(
+        &self,
+        id: &str,
+        durable: bool,
+    ) -> impl Future<Output = Result<Self::Appender, StoreError>>;
+    /// Leaves an operator request for the run's executor.
+    fn send(&self, run: &str, intent: &IntentFile) -> impl Future<Output = Result<(), StoreError>>;
+    /// The requests waiting, oldest first.
+    fn intents(&self, run: &str) -> impl Future<Output = Result<Vec<IntentFile>, StoreError>>;
+    /// Records what came of a request and removes it.
+    fn answer(
+        &self,
+        run: &str,
+        id: &str,
+        answer: &Answer,
+    ) -> impl Future<Output = Result<(), StoreError>>;
+    /// The answer to a request, once there is one.
+    fn answer_of(
+        &self,
+        run: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Answer>, StoreError>>;
+    /// Withdraws a request nobody took (false when an executor took it first).
+    fn withdraw(&self, run: &str, id: &str) -> impl Future<Output = Result<bool, StoreError>>;
+}
+
+/// A held run lock.
+pub trait RunLockGuard {
+    /// Why the lock was lost (a lease another executor took over), if it was.
+    fn lost(&self) -> Option<String>;
+}
+
+/// Appends journal records.
+pub trait JournalAppender {
+    /// Appends `records`, all or none, before returning.
+    fn append(&mut self, records: &[Record]) -> impl Future<Output = Result<(), StoreError>>;
+}
 
 /// What a run was started with: enough for any process to resume it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
