@@ -2,6 +2,7 @@
 //! `--store kubernetes`), so the command line is written once; the executor itself stays
 //! generic over [`RunStore`].
 
+use super::kube::{KubeAppender, KubeLock, KubeStore};
 use super::local::{Appender, LocalStore, RunLock};
 use super::{Answer, IntentFile, JournalAppender, RunLockGuard, RunMeta, RunStore, StoreError};
 use crate::runtime::event::Record;
@@ -11,6 +12,8 @@ use crate::runtime::event::Record;
 pub enum AnyStore {
     /// A local directory.
     Local(LocalStore),
+    /// ConfigMaps and Leases in a Kubernetes namespace.
+    Kubernetes(KubeStore),
 }
 
 /// The lock of an [`AnyStore`].
@@ -18,6 +21,8 @@ pub enum AnyStore {
 pub enum AnyLock {
     /// A local file lock.
     Local(RunLock),
+    /// A Kubernetes Lease.
+    Kubernetes(KubeLock),
 }
 
 /// The journal appender of an [`AnyStore`].
@@ -25,12 +30,22 @@ pub enum AnyLock {
 pub enum AnyAppender {
     /// A local journal file.
     Local(Appender),
+    /// Journal ConfigMaps.
+    Kubernetes(KubeAppender),
 }
 
 impl RunLockGuard for AnyLock {
     fn lost(&self) -> Option<String> {
         match self {
             AnyLock::Local(l) => l.lost(),
+            AnyLock::Kubernetes(l) => l.lost(),
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            AnyLock::Local(l) => l.release().await,
+            AnyLock::Kubernetes(l) => l.release().await,
         }
     }
 }
@@ -39,8 +54,19 @@ impl JournalAppender for AnyAppender {
     async fn append(&mut self, records: &[Record]) -> Result<(), StoreError> {
         match self {
             AnyAppender::Local(a) => JournalAppender::append(a, records).await,
+            AnyAppender::Kubernetes(a) => a.append(records).await,
         }
     }
+}
+
+/// Calls the same method on whichever store this is.
+macro_rules! each {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            AnyStore::Local($s) => $call,
+            AnyStore::Kubernetes($s) => $call,
+        }
+    };
 }
 
 impl RunStore for AnyStore {
@@ -48,45 +74,34 @@ impl RunStore for AnyStore {
     type Appender = AnyAppender;
 
     async fn create(&self, meta: &RunMeta) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::create(s, meta).await,
-        }
+        each!(self, s => RunStore::create(s, meta).await)
     }
 
     async fn current(&self) -> Result<String, StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::current(s).await,
-        }
+        each!(self, s => RunStore::current(s).await)
     }
 
     async fn exists(&self, id: &str) -> Result<bool, StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::exists(s, id).await,
-        }
+        each!(self, s => RunStore::exists(s, id).await)
     }
 
     async fn meta(&self, id: &str) -> Result<RunMeta, StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::meta(s, id).await,
-        }
+        each!(self, s => RunStore::meta(s, id).await)
     }
 
     async fn lock(&self, id: &str, holder: &str) -> Result<AnyLock, StoreError> {
         match self {
             AnyStore::Local(s) => RunStore::lock(s, id, holder).await.map(AnyLock::Local),
+            AnyStore::Kubernetes(s) => RunStore::lock(s, id, holder).await.map(AnyLock::Kubernetes),
         }
     }
 
     async fn holder(&self, id: &str) -> Result<Option<String>, StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::holder(s, id).await,
-        }
+        each!(self, s => RunStore::holder(s, id).await)
     }
 
     async fn journal(&self, id: &str) -> Result<Vec<Record>, StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::journal(s, id).await,
-        }
+        each!(self, s => RunStore::journal(s, id).await)
     }
 
     async fn appender(&self, id: &str, durable: bool) -> Result<AnyAppender, StoreError> {
@@ -94,36 +109,29 @@ impl RunStore for AnyStore {
             AnyStore::Local(s) => RunStore::appender(s, id, durable)
                 .await
                 .map(AnyAppender::Local),
+            AnyStore::Kubernetes(s) => RunStore::appender(s, id, durable)
+                .await
+                .map(AnyAppender::Kubernetes),
         }
     }
 
     async fn send(&self, run: &str, intent: &IntentFile) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::send(s, run, intent).await,
-        }
+        each!(self, s => RunStore::send(s, run, intent).await)
     }
 
     async fn intents(&self, run: &str) -> Result<Vec<IntentFile>, StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::intents(s, run).await,
-        }
+        each!(self, s => RunStore::intents(s, run).await)
     }
 
     async fn answer(&self, run: &str, id: &str, answer: &Answer) -> Result<(), StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::answer(s, run, id, answer).await,
-        }
+        each!(self, s => RunStore::answer(s, run, id, answer).await)
     }
 
     async fn answer_of(&self, run: &str, id: &str) -> Result<Option<Answer>, StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::answer_of(s, run, id).await,
-        }
+        each!(self, s => RunStore::answer_of(s, run, id).await)
     }
 
     async fn withdraw(&self, run: &str, id: &str) -> Result<bool, StoreError> {
-        match self {
-            AnyStore::Local(s) => RunStore::withdraw(s, run, id).await,
-        }
+        each!(self, s => RunStore::withdraw(s, run, id).await)
     }
 }

@@ -7,6 +7,7 @@
 //! replaying the journal.
 
 pub mod any;
+pub mod kube;
 pub mod local;
 
 use std::future::Future;
@@ -19,6 +20,7 @@ use crate::runtime::core::Intent;
 use crate::runtime::event::Record;
 
 pub use any::{AnyLock, AnyStore};
+pub use kube::KubeStore;
 pub use local::{LocalStore, RunLock};
 
 /// A run store problem.
@@ -137,9 +139,15 @@ pub trait RunStore {
 }
 
 /// A held run lock.
-pub trait RunLockGuard {
+pub trait RunLockGuard: Sized {
     /// Why the lock was lost (a lease another executor took over), if it was.
     fn lost(&self) -> Option<String>;
+
+    /// Gives the run up now (dropping the lock also does, but a remote store may only
+    /// notice when the lease runs out).
+    fn release(self) -> impl Future<Output = ()> {
+        async {}
+    }
 }
 
 /// Appends journal records.
