@@ -171,7 +171,7 @@ fn child(n: usize) {
         let mut driver = Driver::new(run, sim, clock, &store, lock, appender);
         driver.flush().await.unwrap();
         let outcome = driver.drive().await.unwrap();
-        let (run, _, clock) = driver.into_parts();
+        let (run, _, clock, _) = driver.into_parts();
         let simulated = clock.now().duration_since(origin).as_secs() as u64;
         (outcome, simulated, run.seq)
     });

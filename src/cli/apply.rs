@@ -22,7 +22,7 @@ use crate::runtime::clock::Clock;
 use crate::runtime::core::Run;
 use crate::runtime::drive::{Driver, Outcome};
 use crate::source::SourceMap;
-use crate::store::{AnyLock, AnyStore, LocalStore, RunMeta, RunStore, whoami};
+use crate::store::{AnyLock, AnyStore, LocalStore, RunLockGuard, RunMeta, RunStore, whoami};
 
 /// Exit code: the run waits for an operator.
 pub const EXIT_WAITING: u8 = 3;
@@ -591,7 +591,8 @@ async fn drive_with(
     }
     driver.adopt().await?;
     let outcome = driver.drive().await?;
-    let (run, sim, clock) = driver.into_parts();
+    let (run, sim, clock, lock) = driver.into_parts();
+    lock.release().await;
     if drive.quiet {
         match &outcome {
             Outcome::Succeeded => println!("run {} succeeded", run.id),

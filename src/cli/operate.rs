@@ -18,8 +18,8 @@ use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, report};
 use crate::runtime::clock::Clock;
 use crate::runtime::core::{ClusterState, Run, StageState};
 use crate::store::{
-    Answer, AnyLock, AnyStore, IntentFile, IntentKind, JournalAppender, LocalStore, RunMeta,
-    RunStore, StoreError, whoami,
+    Answer, AnyLock, AnyStore, IntentFile, IntentKind, JournalAppender, LocalStore, RunLockGuard,
+    RunMeta, RunStore, StoreError, whoami,
 };
 
 /// How long a command waits for a running executor to answer.
@@ -337,14 +337,19 @@ fn request_id() -> String {
 /// `pause`, `abort`: record the request (through the executor if one runs).
 pub(super) fn request_only(kind: IntentKind, which: &RunArgs, stderr_color: bool) -> u8 {
     let store = AnyStore::Local(LocalStore::new(&which.state));
-    match block_on(steer(&store, &which.run, kind)) {
-        Ok(Steered::Answered(answer)) => print_answer(&answer),
-        Ok(Steered::Locked { answer, .. }) => print_answer(&answer),
-        Err(e) => {
-            report(e, stderr_color);
-            EXIT_USAGE
+    block_on(async {
+        match steer(&store, &which.run, kind).await {
+            Ok(Steered::Answered(answer)) => print_answer(&answer),
+            Ok(Steered::Locked { answer, lock, .. }) => {
+                lock.release().await;
+                print_answer(&answer)
+            }
+            Err(e) => {
+                report(e, stderr_color);
+                EXIT_USAGE
+            }
         }
-    }
+    })
 }
 
 fn print_answer(answer: &Answer) -> u8 {
@@ -475,6 +480,7 @@ pub(super) fn request_and_drive(kind: IntentKind, args: &SteerArgs, stderr_color
             } => {
                 let code = print_answer(&answer);
                 if code != EXIT_OK || args.detach || run.phase.is_terminal() {
+                    lock.release().await;
                     return code;
                 }
                 let result = drive_stored(&store, &meta, lock, *run, &args.drive, None).await;

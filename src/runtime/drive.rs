@@ -134,9 +134,9 @@ impl<'s, B: Backend, S: RunStore> Driver<'s, B, S> {
         &self.clock
     }
 
-    /// The backend back, when the run is over.
-    pub fn into_parts(self) -> (Run, B, Clock) {
-        (self.run, self.backend, self.clock)
+    /// The run, the backend, the clock and the lock back, when the driving is over.
+    pub fn into_parts(self) -> (Run, B, Clock, S::Lock) {
+        (self.run, self.backend, self.clock, self.lock)
     }
 
     /// Journals and acts on whatever the run has decided so far (the records of a start or
