@@ -926,6 +926,7 @@ impl Run {
                 self.unfail_current(true);
             }
             Event::Retried { clusters, .. } => {
+                let mut retried = BTreeSet::new();
                 self.paused = None;
                 if matches!(self.phase, Phase::Failed { .. } | Phase::Aborted { .. }) {
                     self.phase = Phase::Forward;
@@ -942,9 +943,20 @@ impl Run {
                         let st = &mut self.stages[s];
                         st.failed -= 1;
                         st.remaining += 1;
-                        let group = self.group_of(s, c);
-                        self.stages[s].queue.push(group, c);
+                        retried.insert(s);
                     }
+                }
+                // The queues are rebuilt in start order, as when the stage started: a live
+                // run has popped the clusters it started, a replayed one has not, and both
+                // must start the same cluster next.
+                for s in retried {
+                    let mut queue = Queue::default();
+                    for &c in &self.stages[s].clusters {
+                        if self.clusters[c].state == ClusterState::Pending {
+                            queue.push(self.group_of(s, c), c);
+                        }
+                    }
+                    self.stages[s].queue = queue;
                 }
                 self.unfail_current(false);
             }
@@ -1262,7 +1274,13 @@ impl Run {
     /// The next cluster to start or requeue in stage `s`, if a slot is free.
     fn next_start(&mut self, s: usize, now: Timestamp) -> Option<Event> {
         let stage = &self.rollout.stages[s];
-        if self.stages[s].in_flight >= self.stages[s].batch {
+        // A hold that `promote --full` skipped runs like a promoted one: one at a time.
+        let batch = if self.stages[s].hold && self.full {
+            self.stages[s].batch.max(1)
+        } else {
+            self.stages[s].batch
+        };
+        if self.stages[s].in_flight >= batch {
             return None;
         }
         if !stage.windows.is_empty() && !window::is_open(&stage.windows, now) {
@@ -1407,12 +1425,15 @@ impl Run {
             let room =
                 |g: &Option<String>| cap.is_none_or(|n| per_group.get(g).copied().unwrap_or(0) < n);
             let clusters = &self.clusters;
+            // Replayed queues still hold what a live executor already took: skip whatever
+            // is no longer waiting for its rollback.
             let live = |c: usize| {
                 !matches!(
                     clusters[c].state,
                     ClusterState::Left
                         | ClusterState::RolledBack
                         | ClusterState::RollingBack { .. }
+                        | ClusterState::RollbackFailed { .. }
                 )
             };
             if queue.groups.is_empty() {

@@ -13,7 +13,7 @@ pub enum AnyStore {
     /// A local directory.
     Local(LocalStore),
     /// ConfigMaps and Leases in a Kubernetes namespace.
-    Kubernetes(KubeStore),
+    Kubernetes(Box<KubeStore>),
 }
 
 /// The lock of an [`AnyStore`].
@@ -22,7 +22,7 @@ pub enum AnyLock {
     /// A local file lock.
     Local(RunLock),
     /// A Kubernetes Lease.
-    Kubernetes(KubeLock),
+    Kubernetes(Box<KubeLock>),
 }
 
 /// The journal appender of an [`AnyStore`].
@@ -31,7 +31,7 @@ pub enum AnyAppender {
     /// A local journal file.
     Local(Appender),
     /// Journal ConfigMaps.
-    Kubernetes(KubeAppender),
+    Kubernetes(Box<KubeAppender>),
 }
 
 impl RunLockGuard for AnyLock {
@@ -45,7 +45,7 @@ impl RunLockGuard for AnyLock {
     async fn release(self) {
         match self {
             AnyLock::Local(l) => l.release().await,
-            AnyLock::Kubernetes(l) => l.release().await,
+            AnyLock::Kubernetes(l) => (*l).release().await,
         }
     }
 }
@@ -54,7 +54,7 @@ impl JournalAppender for AnyAppender {
     async fn append(&mut self, records: &[Record]) -> Result<(), StoreError> {
         match self {
             AnyAppender::Local(a) => JournalAppender::append(a, records).await,
-            AnyAppender::Kubernetes(a) => a.append(records).await,
+            AnyAppender::Kubernetes(a) => JournalAppender::append(&mut **a, records).await,
         }
     }
 }
@@ -64,7 +64,10 @@ macro_rules! each {
     ($self:ident, $s:ident => $call:expr) => {
         match $self {
             AnyStore::Local($s) => $call,
-            AnyStore::Kubernetes($s) => $call,
+            AnyStore::Kubernetes($s) => {
+                let $s: &KubeStore = $s;
+                $call
+            }
         }
     };
 }
@@ -92,7 +95,9 @@ impl RunStore for AnyStore {
     async fn lock(&self, id: &str, holder: &str) -> Result<AnyLock, StoreError> {
         match self {
             AnyStore::Local(s) => RunStore::lock(s, id, holder).await.map(AnyLock::Local),
-            AnyStore::Kubernetes(s) => RunStore::lock(s, id, holder).await.map(AnyLock::Kubernetes),
+            AnyStore::Kubernetes(s) => RunStore::lock(&**s, id, holder)
+                .await
+                .map(|l| AnyLock::Kubernetes(Box::new(l))),
         }
     }
 
@@ -109,9 +114,9 @@ impl RunStore for AnyStore {
             AnyStore::Local(s) => RunStore::appender(s, id, durable)
                 .await
                 .map(AnyAppender::Local),
-            AnyStore::Kubernetes(s) => RunStore::appender(s, id, durable)
+            AnyStore::Kubernetes(s) => RunStore::appender(&**s, id, durable)
                 .await
-                .map(AnyAppender::Kubernetes),
+                .map(|a| AnyAppender::Kubernetes(Box::new(a))),
         }
     }
 
