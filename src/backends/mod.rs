@@ -6,6 +6,7 @@
 //! rollout. Every call takes the executor's `now` so that a simulated backend runs on the
 //! same (possibly virtual) clock as the executor without a clock of its own.
 
+pub mod argocd;
 pub mod sim;
 
 use std::future::Future;
@@ -121,7 +122,9 @@ pub trait Backend {
 
     /// Takes over a sync an earlier executor started before it stopped: from now on its
     /// status is reported through [`Backend::poll`] as if this process had started it. Never
-    /// starts a new sync.
+    /// starts a second sync for the request; but a backend that can tell the sync was never
+    /// started (the executor stopped between journaling it and asking for it) starts it now,
+    /// since that is the same sync, not a new one.
     fn adopt(&mut self, request: &SyncRequest) -> impl Future<Output = Result<(), BackendError>>;
 
     /// What changed up to `now`, oldest first; each fact is reported once.
