@@ -6,6 +6,7 @@
 //! rollout. Every call takes the executor's `now` so that a simulated backend runs on the
 //! same (possibly virtual) clock as the executor without a clock of its own.
 
+pub mod any;
 pub mod argocd;
 pub mod sim;
 
@@ -137,4 +138,10 @@ pub trait Backend {
     /// Resolves when [`Backend::poll`] may have something new from the outside world (a
     /// watch event). A backend without an outside world never resolves.
     fn changed(&mut self) -> impl Future<Output = ()>;
+
+    /// Things the operator should know that are not facts for the executor (e.g. a sync
+    /// someone else started that rollc waits for), each returned once.
+    fn notices(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -16,23 +16,78 @@ use super::plan::{Stop, fleet as read_fleet, strategy};
 use super::progress::{Bars, EventsFile, Lines};
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, report};
 use crate::backends::Backend;
+use crate::backends::any::AnyBackend;
+use crate::backends::argocd::{ArgoCd, ArgoCdOptions};
 use crate::backends::sim::Sim;
 use crate::ir;
 use crate::runtime::clock::Clock;
 use crate::runtime::core::Run;
 use crate::runtime::drive::{Driver, Outcome};
 use crate::source::SourceMap;
-use crate::store::{AnyLock, AnyStore, LocalStore, RunLockGuard, RunMeta, RunStore, whoami};
+use crate::store::{
+    AnyLock, AnyStore, KubeAccess, KubeStore, LocalStore, RunLockGuard, RunMeta, RunStore, whoami,
+};
 
 /// Exit code: the run waits for an operator.
 pub const EXIT_WAITING: u8 = 3;
 
+/// Where run state is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// A local directory (`--state`).
+    Local,
+    /// ConfigMaps and a Lease per run in the Argo CD namespace (`--namespace`), so
+    /// operators can steer a run from any machine.
+    Kubernetes,
+}
+
+/// How to reach the Kubernetes API of Argo CD's control cluster.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KubeArgs {
+    /// A kubeconfig file (default: as kubectl finds one; in a pod, its service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Argo CD's namespace: its cluster Secrets, and the Kubernetes run store.
+    #[arg(long, value_name = "NS", default_value = crate::backends::argocd::DEFAULT_NAMESPACE)]
+    pub namespace: String,
+}
+
+/// Where runs are kept.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// Where run state is kept.
+    #[arg(long, value_enum, default_value_t = StoreKind::Local)]
+    pub store: StoreKind,
+    /// The run-state directory, with `--store local`.
+    #[arg(long, value_name = "DIR", default_value = ".rollc")]
+    pub state: PathBuf,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// Opens the store the flags name.
+pub(super) async fn open_store(args: &StoreArgs) -> Result<AnyStore, RunError> {
+    Ok(match args.store {
+        StoreKind::Local => AnyStore::Local(LocalStore::new(&args.state)),
+        StoreKind::Kubernetes => {
+            let client = crate::backends::argocd::client(
+                args.kube.kubeconfig.as_deref(),
+                args.kube.context.as_deref(),
+            )
+            .await?;
+            AnyStore::Kubernetes(Box::new(KubeStore::new(client, &args.kube.namespace)))
+        }
+    })
+}
+
 /// Flags of every command that drives a run.
 #[derive(Debug, Args, Clone)]
 pub struct DriveArgs {
-    /// The run-state directory.
-    #[arg(long, value_name = "DIR", default_value = ".rollc", global = true)]
-    pub state: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Append every run event to FILE as one JSON object per line.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
@@ -54,7 +109,8 @@ pub struct DriveArgs {
 pub struct ApplyArgs {
     /// A `.rollout` file or a compiled IR (`.json`).
     pub file: PathBuf,
-    /// The fleet to drive: `sim:FILE` for the simulated fleet of a fleet file.
+    /// The fleet to drive: `argocd` for Argo CD through the Kubernetes API (`--kubeconfig`,
+    /// `--context`, `--namespace`), or `sim:FILE` for the simulated fleet of a fleet file.
     #[arg(long, value_name = "FLEET")]
     pub fleet: String,
     /// Which rollout of the file to run (required when it has several).
@@ -105,6 +161,17 @@ pub(super) enum RunError {
         /// The names there are.
         help: String,
     },
+    /// Argo CD cannot be reached or refuses.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    ArgoCd(#[from] crate::backends::argocd::ArgoCdError),
+    /// `--speed` or `--start` with a real fleet.
+    #[error("`{0}` applies only to a simulated fleet")]
+    #[diagnostic(
+        code(rollc::apply::sim_only),
+        help("Argo CD runs in real time; drop the flag, or use `--fleet sim:FILE`")
+    )]
+    SimOnly(&'static str),
     /// The fleet file's simulation blocks are wrong.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -189,19 +256,21 @@ pub(super) fn run(args: &ApplyArgs, stderr_color: bool) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let fleet_path = match sim_path(&args.fleet) {
-        Ok(p) => p,
+    let fleet = match fleet_spec(args) {
+        Ok(f) => f,
         Err(e) => {
             report(e, stderr_color);
             return EXIT_USAGE;
         }
     };
-    // Read the fleet now so that its problems are reported before anything is stored.
-    if let Err(Stop(code)) = read_fleet(&fleet_path, &mut sources, stderr_color) {
+    // Read a fleet file now so that its problems are reported before anything is stored.
+    if let Some(path) = fleet.strip_prefix("sim:")
+        && let Err(Stop(code)) = read_fleet(Path::new(path), &mut sources, stderr_color)
+    {
         return code;
     }
-    let store = AnyStore::Local(LocalStore::new(&args.drive.state));
     let result = block_on(async {
+        let store = open_store(&args.drive.store).await?;
         // A run of this rollout left unfinished (a killed process) is resumed, not restarted.
         if let Ok(id) = store.current().await
             && let Ok(meta) = store.meta(&id).await
@@ -224,17 +293,20 @@ pub(super) fn run(args: &ApplyArgs, stderr_color: bool) -> u8 {
         let origin = args
             .start
             .unwrap_or_else(|| now.round(jiff::Unit::Second).unwrap_or(now));
+        let argocd = fleet == "argocd";
         let meta = RunMeta {
             id: new_run_id(&store, &rollout.name, origin).await?,
             created: now,
             source: args.file.display().to_string(),
             rollout,
-            fleet: format!("sim:{}", absolute(&fleet_path).display()),
-            speed: args.speed,
+            fleet,
+            // Argo CD runs on the wall clock.
+            speed: if argocd { Some(1.0) } else { args.speed },
             origin,
             wall_origin: now,
             revision: args.revision.clone(),
             follows: None,
+            kube: argocd.then(|| KubeAccess::from(&args.drive.store.kube)),
         };
         start_and_drive(&store, meta, &args.drive, origin).await
     });
@@ -313,6 +385,21 @@ fn sim_path(fleet: &str) -> Result<PathBuf, RunError> {
     }
 }
 
+/// `--fleet` as stored in the run: `argocd`, or `sim:` with an absolute path.
+fn fleet_spec(args: &ApplyArgs) -> Result<String, RunError> {
+    if args.fleet == "argocd" {
+        if args.speed.is_some() {
+            return Err(RunError::SimOnly("--speed"));
+        }
+        if args.start.is_some() {
+            return Err(RunError::SimOnly("--start"));
+        }
+        return Ok("argocd".into());
+    }
+    let path = sim_path(&args.fleet)?;
+    Ok(format!("sim:{}", absolute(&path).display()))
+}
+
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
@@ -379,6 +466,37 @@ async fn sim_for(store: &AnyStore, meta: &RunMeta, sim_origin: Timestamp) -> Res
     Ok(sim)
 }
 
+/// The backend of a run: its simulated fleet, or Argo CD (reached with this command's
+/// Kubernetes flags when given, else those the run was started with).
+async fn backend_for(
+    store: &AnyStore,
+    meta: &RunMeta,
+    kube: &KubeArgs,
+    sim_origin: Timestamp,
+) -> Result<AnyBackend, RunError> {
+    if meta.fleet != "argocd" {
+        let sim = sim_for(store, meta, sim_origin).await?;
+        return Ok(AnyBackend::Sim(Box::new(sim)));
+    }
+    let stored = meta.kube.clone().unwrap_or_default();
+    let options = ArgoCdOptions {
+        kubeconfig: kube
+            .kubeconfig
+            .clone()
+            .or(stored.kubeconfig.map(PathBuf::from)),
+        context: kube.context.clone().or(stored.context),
+        namespace: if kube.namespace != crate::backends::argocd::DEFAULT_NAMESPACE {
+            kube.namespace.clone()
+        } else {
+            stored.namespace.unwrap_or_else(|| kube.namespace.clone())
+        },
+        target: meta.rollout.target.clone(),
+    };
+    let mut argocd = ArgoCd::connect(&options).await?;
+    argocd.check_autosync()?;
+    Ok(AnyBackend::ArgoCd(Box::new(argocd)))
+}
+
 /// Tells a fresh simulated fleet about the syncs of this run's journal and of the runs
 /// before it in the same simulated world, so that what each cluster runs is what those
 /// syncs left (the syncs still in flight are adopted by the driver).
@@ -433,7 +551,7 @@ pub(super) async fn start_and_drive(
     sim_origin: Timestamp,
 ) -> Result<Outcome, RunError> {
     let mut meta = meta;
-    let mut sim = sim_for(store, &meta, sim_origin).await?;
+    let mut backend = backend_for(store, &meta, &drive.store.kube, sim_origin).await?;
     loop {
         store.create(&meta).await?;
         let lock = store.lock(&meta.id, &whoami()).await?;
@@ -442,10 +560,10 @@ pub(super) async fn start_and_drive(
             Some(speed) => Clock::real_since(meta.origin, meta.wall_origin, speed),
         };
         let mut run = Run::new(meta.id.clone(), meta.rollout.clone());
-        begin(&mut run, &mut sim, &meta, clock.now()).await?;
+        begin(&mut run, &mut backend, &meta, clock.now()).await?;
         let (outcome, run, back, clock) =
-            drive_with(store, &meta, lock, run, sim, clock, drive, &[]).await?;
-        sim = back;
+            drive_with(store, &meta, lock, run, backend, clock, drive, &[]).await?;
+        backend = back;
         // A new revision seen during the run: `queue` runs it next; `restart` replaces the
         // run with one at the new revision.
         let follow = match (&outcome, &run.pending_revision) {
@@ -474,7 +592,7 @@ pub(super) async fn start_and_drive(
 /// Plans a new run on the fleet as it is at `now` and records its start.
 async fn begin(
     run: &mut Run,
-    sim: &mut Sim,
+    sim: &mut AnyBackend,
     meta: &RunMeta,
     now: Timestamp,
 ) -> Result<(), RunError> {
@@ -514,7 +632,8 @@ pub(super) async fn drive_stored(
     drive: &DriveArgs,
     request: Option<(&str, crate::store::IntentKind)>,
 ) -> Result<Outcome, RunError> {
-    let mut sim = sim_for(store, meta, sim_origin_of(store, meta).await).await?;
+    let sim_origin = sim_origin_of(store, meta).await;
+    let mut sim = backend_for(store, meta, &drive.store.kube, sim_origin).await?;
     let clock = clock_for(meta, &run);
     let now = clock.now();
     if run.phase == crate::runtime::core::Phase::New {
@@ -562,11 +681,11 @@ async fn drive_with(
     meta: &RunMeta,
     lock: AnyLock,
     run: Run,
-    sim: Sim,
+    sim: AnyBackend,
     clock: Clock,
     drive: &DriveArgs,
     journal: &[crate::runtime::event::Record],
-) -> Result<(Outcome, Run, Sim, Clock), RunError> {
+) -> Result<(Outcome, Run, AnyBackend, Clock), RunError> {
     let appender = store.appender(&meta.id, meta.speed.is_some()).await?;
     let clusters = run.clusters.len();
     let mut driver = Driver::new(run, sim, clock, store, lock, appender);

@@ -19,6 +19,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use apply::{KubeArgs, StoreArgs, StoreKind};
 pub use check::CheckArgs;
 
 /// Exit code: success.

@@ -11,15 +11,15 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::apply::{
-    DriveArgs, RunError, block_on, drive_stored, finish, new_run_id, replay, sim_origin_of,
-    start_and_drive,
+    DriveArgs, RunError, StoreArgs, block_on, drive_stored, finish, new_run_id, open_store, replay,
+    sim_origin_of, start_and_drive,
 };
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, report};
 use crate::runtime::clock::Clock;
 use crate::runtime::core::{ClusterState, Run, StageState};
 use crate::store::{
-    Answer, AnyLock, AnyStore, IntentFile, IntentKind, JournalAppender, LocalStore, RunLockGuard,
-    RunMeta, RunStore, StoreError, whoami,
+    Answer, AnyLock, AnyStore, IntentFile, IntentKind, JournalAppender, RunLockGuard, RunMeta,
+    RunStore, StoreError, whoami,
 };
 
 /// How long a command waits for a running executor to answer.
@@ -31,9 +31,8 @@ pub struct RunArgs {
     /// The run (default: the latest).
     #[arg(long, value_name = "ID")]
     pub run: Option<String>,
-    /// The run-state directory.
-    #[arg(long, value_name = "DIR", default_value = ".rollc")]
-    pub state: std::path::PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Arguments of `rollc status`.
@@ -98,8 +97,8 @@ async fn load(store: &AnyStore, run: &Option<String>) -> Result<(RunMeta, Run), 
 
 /// `rollc status`.
 pub(super) fn status(args: &StatusArgs, stderr_color: bool) -> u8 {
-    let store = AnyStore::Local(LocalStore::new(&args.which.state));
     let result = block_on(async {
+        let store = open_store(&args.which.store).await?;
         let (meta, run) = load(&store, &args.which.run).await?;
         let holder = store.holder(&meta.id).await?;
         Ok::<_, RunError>((meta, run, holder))
@@ -336,8 +335,14 @@ fn request_id() -> String {
 
 /// `pause`, `abort`: record the request (through the executor if one runs).
 pub(super) fn request_only(kind: IntentKind, which: &RunArgs, stderr_color: bool) -> u8 {
-    let store = AnyStore::Local(LocalStore::new(&which.state));
     block_on(async {
+        let store = match open_store(&which.store).await {
+            Ok(s) => s,
+            Err(e) => {
+                report(e, stderr_color);
+                return EXIT_USAGE;
+            }
+        };
         match steer(&store, &which.run, kind).await {
             Ok(Steered::Answered(answer)) => print_answer(&answer),
             Ok(Steered::Locked { answer, lock, .. }) => {
@@ -461,8 +466,14 @@ async fn steer(
 /// `resume`, `promote`, `retry`: handle the request, then drive the run from here when
 /// nothing else does (unless `--detach`).
 pub(super) fn request_and_drive(kind: IntentKind, args: &SteerArgs, stderr_color: bool) -> u8 {
-    let store = AnyStore::Local(LocalStore::new(&args.drive.state));
     block_on(async {
+        let store = match open_store(&args.drive.store).await {
+            Ok(s) => s,
+            Err(e) => {
+                report(e, stderr_color);
+                return EXIT_USAGE;
+            }
+        };
         let steered = match steer(&store, &args.run, kind).await {
             Ok(s) => s,
             Err(e) => {
@@ -493,8 +504,14 @@ pub(super) fn request_and_drive(kind: IntentKind, args: &SteerArgs, stderr_color
 /// `rollc undo`: end the run if it is still going, then run the same rollout back to the
 /// revision the fleet ran before it.
 pub(super) fn undo(args: &UndoArgs, stderr_color: bool) -> u8 {
-    let store = AnyStore::Local(LocalStore::new(&args.drive.state));
     block_on(async {
+        let store = match open_store(&args.drive.store).await {
+            Ok(s) => s,
+            Err(e) => {
+                report(e, stderr_color);
+                return EXIT_USAGE;
+            }
+        };
         let (meta, run) = match load(&store, &args.run).await {
             Ok(r) => r,
             Err(e) => {

@@ -107,6 +107,12 @@ impl<W: Write> Lines<W> {
 }
 
 impl<W: Write> Observer for Lines<W> {
+    fn notice(&mut self, time: jiff::Timestamp, text: &str) {
+        let time = time.strftime("%Y-%m-%dT%H:%M:%SZ");
+        let _ = writeln!(self.out, "{time}  note: {text}");
+        let _ = self.out.flush();
+    }
+
     fn records(&mut self, records: &[Record], run: &Run) {
         for r in records {
             if let Some(text) = describe(&r.event, run, self.clusters) {
@@ -342,6 +348,11 @@ fn truncate(text: &str, n: usize) -> String {
 }
 
 impl Observer for Bars {
+    fn notice(&mut self, time: jiff::Timestamp, text: &str) {
+        let time = time.strftime("%H:%M:%S");
+        self.multi.suspend(|| eprintln!("{time}  note: {text}"));
+    }
+
     fn records(&mut self, records: &[Record], run: &Run) {
         self.ensure(run);
         for r in records {

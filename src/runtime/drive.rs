@@ -53,6 +53,10 @@ pub enum Outcome {
 pub trait Observer {
     /// Called with each journaled batch, after it is flushed.
     fn records(&mut self, records: &[Record], run: &Run);
+
+    /// Called with something the backend wants the operator to know that is not a fact of
+    /// the run (e.g. a sync someone else started that rollc waits for).
+    fn notice(&mut self, _time: Timestamp, _text: &str) {}
 }
 
 /// A failure that stops the executor (the run itself stays resumable).
@@ -187,6 +191,11 @@ impl<'s, B: Backend, S: RunStore> Driver<'s, B, S> {
             let now = self.clock.now();
             for fact in self.backend.poll(now) {
                 self.run.observe(&fact, now);
+            }
+            for notice in self.backend.notices() {
+                for o in &mut self.observers {
+                    o.notice(now, &notice);
+                }
             }
             if let Some(reason) = self.lock.lost() {
                 return Err(DriveError::Lost {

@@ -181,6 +181,39 @@ pub struct RunMeta {
     /// The run this one undoes or follows, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follows: Option<String>,
+    /// How the run reached Kubernetes, for `--fleet argocd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube: Option<KubeAccess>,
+}
+
+/// How a run reached the Kubernetes API (what `--kubeconfig`, `--context` and
+/// `--namespace` said), so that another command can reach it the same way.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KubeAccess {
+    /// The kubeconfig file, if one was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+    /// The context, if one was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Argo CD's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl From<&crate::cli::KubeArgs> for KubeAccess {
+    fn from(args: &crate::cli::KubeArgs) -> KubeAccess {
+        KubeAccess {
+            kubeconfig: args.kubeconfig.as_ref().map(|p| {
+                std::path::absolute(p)
+                    .unwrap_or_else(|_| p.clone())
+                    .display()
+                    .to_string()
+            }),
+            context: args.context.clone(),
+            namespace: Some(args.namespace.clone()),
+        }
+    }
 }
 
 /// An operator's request, as written to the store.

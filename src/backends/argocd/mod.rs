@@ -147,6 +147,21 @@ impl Drop for ArgoCd {
     }
 }
 
+/// A Kubernetes client found as kubectl finds one (an explicit kubeconfig, `KUBECONFIG`,
+/// `~/.kube/config`, a context, or the in-cluster service account), for the other users of
+/// the control cluster (the Kubernetes run store).
+pub async fn client(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<kube::Client, ArgoCdError> {
+    let config = connect::load_config(kubeconfig, context).await?;
+    kube::Client::try_from(config).map_err(|e| ArgoCdError::Kubeconfig {
+        message: error::chain(&e),
+        help: "check the kubeconfig's certificates and keys with `kubectl config view --raw`"
+            .into(),
+    })
+}
+
 impl ArgoCd {
     /// Connects to Argo CD's control cluster, checks that the target exists and that rollc
     /// may do what it needs to, lists the target Applications and cluster Secrets, and starts
@@ -552,6 +567,10 @@ fn list(names: &[String]) -> String {
 }
 
 impl Backend for ArgoCd {
+    fn notices(&mut self) -> Vec<String> {
+        self.take_notices()
+    }
+
     /// The clusters with target Applications. Refuses while a target Application is
     /// auto-synced or maps to no cluster, or when there is no target Application at all.
     async fn inventory(&mut self, _now: Timestamp) -> Result<Vec<Cluster>, BackendError> {
