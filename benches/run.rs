@@ -145,6 +145,7 @@ fn child(n: usize) {
         wall_origin: origin,
         revision: None,
         follows: None,
+        kube: None,
     };
     let start = Instant::now();
     let runtime = tokio::runtime::Builder::new_current_thread()

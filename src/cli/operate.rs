@@ -22,8 +22,10 @@ use crate::store::{
     RunStore, StoreError, whoami,
 };
 
-/// How long a command waits for a running executor to answer.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a command waits for a running executor to answer: longer than a Kubernetes
+/// lease lasts, so that a request to an executor that died is taken over (the holder's lease
+/// runs out first) rather than given up.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Which run.
 #[derive(Debug, Args, Clone)]

@@ -90,6 +90,57 @@ fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
 
+/// The parameters of every create and replace (none).
+static POST: std::sync::LazyLock<PostParams> = std::sync::LazyLock::new(PostParams::default);
+
+/// How long calls are retried through throttling and server errors before giving up.
+const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Whether `e` is worth retrying (throttling, a server error, no connection), and how long
+/// the server asked to wait.
+fn transient(e: &kube::Error) -> Option<Option<Duration>> {
+    match e {
+        kube::Error::Api(s) if s.code == 429 || (500..600).contains(&s.code) => Some(
+            s.details
+                .as_ref()
+                .map(|d| d.retry_after_seconds)
+                .filter(|&n| n > 0)
+                .map(|n| Duration::from_secs(u64::from(n))),
+        ),
+        kube::Error::Api(_) => None,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => Some(None),
+        _ => None,
+    }
+}
+
+/// Runs `call` until it succeeds, fails for good, or [`RETRY_FOR`] has passed, backing off
+/// (or waiting as long as a 429 asks) between attempts. Also says whether an earlier attempt
+/// failed in a way that may have been applied anyway (a 5xx or a lost connection).
+async fn retry<T, F, Fut>(mut call: F) -> (Result<T, kube::Error>, bool)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    let mut ambiguous = false;
+    loop {
+        let e = match call().await {
+            Ok(v) => return (Ok(v), ambiguous),
+            Err(e) => e,
+        };
+        let Some(asked) = transient(&e) else {
+            return (Err(e), ambiguous);
+        };
+        if started.elapsed() >= RETRY_FOR {
+            return (Err(e), ambiguous);
+        }
+        ambiguous |= !is_status(&e, 429);
+        tokio::time::sleep(asked.unwrap_or(delay).min(Duration::from_secs(10))).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
 impl KubeStore {
     /// The store in `namespace`, through `client`.
     pub fn new(client: Client, namespace: &str) -> KubeStore {
@@ -117,7 +168,7 @@ impl KubeStore {
     }
 
     async fn get_map(&self, name: &str) -> Result<Option<ConfigMap>, StoreError> {
-        self.maps.get_opt(name).await.map_err(|e| {
+        retry(|| self.maps.get_opt(name)).await.0.map_err(|e| {
             api_error(
                 format!("cannot read ConfigMap `{}/{name}`", self.namespace),
                 e,
@@ -139,14 +190,17 @@ impl KubeStore {
             data: Some(BTreeMap::from([(key.to_string(), value)])),
             ..ConfigMap::default()
         };
-        match self.maps.create(&PostParams::default(), &map).await {
+        // Created, or (it exists) replaced whatever version is there: these objects have one
+        // writer at a time, and writing the same content twice is harmless.
+        let (created, _) = retry(|| self.maps.create(&POST, &map)).await;
+        match created {
             Ok(_) => Ok(()),
             Err(e) if is_status(&e, 409) => {
                 let current = self.get_map(&name).await?;
                 map.metadata.resource_version = current.and_then(|c| c.metadata.resource_version);
-                self.maps
-                    .replace(&name, &PostParams::default(), &map)
+                retry(|| self.maps.replace(&name, &POST, &map))
                     .await
+                    .0
                     .map(|_| ())
                     .map_err(|e| api_error(format!("cannot write ConfigMap `{name}`"), e))
             }
@@ -170,10 +224,10 @@ impl KubeStore {
             "{MANAGED_BY}=rollc,{RUN_LABEL}={},{PART_LABEL}={part}",
             run.to_ascii_lowercase()
         );
-        let mut items = self
-            .maps
-            .list(&ListParams::default().labels(&selector))
+        let params = ListParams::default().labels(&selector);
+        let mut items = retry(|| self.maps.list(&params))
             .await
+            .0
             .map_err(|e| api_error(format!("cannot list ConfigMaps of run `{run}`"), e))?
             .items;
         items.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
@@ -266,20 +320,34 @@ impl KubeAppender {
             )])),
             ..ConfigMap::default()
         };
-        let written = match &self.version {
-            None => self.store.maps.create(&PostParams::default(), &map).await,
-            Some(v) => {
-                map.metadata.resource_version = Some(v.clone());
-                self.store
-                    .maps
-                    .replace(&name, &PostParams::default(), &map)
-                    .await
-            }
+        map.metadata.resource_version = self.version.clone();
+        let maps = &self.store.maps;
+        let (written, ambiguous) = match &self.version {
+            None => retry(|| maps.create(&POST, &map)).await,
+            Some(_) => retry(|| maps.replace(&name, &POST, &map)).await,
         };
         match written {
             Ok(map) => {
                 self.version = map.metadata.resource_version;
                 Ok(())
+            }
+            // An attempt that failed on the way back may have been written: then the chunk
+            // holds exactly this content, and it is ours.
+            Err(e) if is_status(&e, 409) && ambiguous => {
+                let current = self.store.get_map(&name).await?;
+                match current {
+                    Some(c)
+                        if KubeStore::value(&c, "journal.jsonl").as_deref()
+                            == Some(self.content.as_str()) =>
+                    {
+                        self.version = c.metadata.resource_version;
+                        Ok(())
+                    }
+                    _ => Err(StoreError::Locked {
+                        run: self.run.clone(),
+                        holder: "another executor (its journal changed under this one)".into(),
+                    }),
+                }
             }
             Err(e) if is_status(&e, 409) => Err(StoreError::Locked {
                 run: self.run.clone(),
@@ -370,10 +438,9 @@ impl RunStore for KubeStore {
             renew_time: Some(MicroTime(now)),
             ..LeaseSpec::default()
         };
-        let existing = self
-            .leases
-            .get_opt(&name)
+        let existing = retry(|| self.leases.get_opt(&name))
             .await
+            .0
             .map_err(|e| api_error(format!("cannot read Lease `{name}`"), e))?;
         let written = match existing {
             None => {
@@ -381,7 +448,7 @@ impl RunStore for KubeStore {
                     metadata: self.meta(name.clone(), Some(id), "lease"),
                     spec: Some(spec),
                 };
-                self.leases.create(&PostParams::default(), &lease).await
+                retry(|| self.leases.create(&POST, &lease)).await.0
             }
             Some(mut lease) => {
                 if let Some(current) = lease_holder(&lease, now) {
@@ -399,9 +466,7 @@ impl RunStore for KubeStore {
                     lease_transitions: Some(transitions + 1),
                     ..spec
                 });
-                self.leases
-                    .replace(&name, &PostParams::default(), &lease)
-                    .await
+                retry(|| self.leases.replace(&name, &POST, &lease)).await.0
             }
         };
         let lease = match written {
@@ -442,10 +507,9 @@ impl RunStore for KubeStore {
 
     async fn holder(&self, id: &str) -> Result<Option<String>, StoreError> {
         let name = object("rollc-run", id);
-        let lease = self
-            .leases
-            .get_opt(&name)
+        let lease = retry(|| self.leases.get_opt(&name))
             .await
+            .0
             .map_err(|e| api_error(format!("cannot read Lease `{name}`"), e))?;
         Ok(lease.and_then(|l| lease_holder(&l, Timestamp::now())))
     }
@@ -550,7 +614,8 @@ impl RunStore for KubeStore {
 
     async fn withdraw(&self, run: &str, id: &str) -> Result<bool, StoreError> {
         let name = format!("{}-{id}", object("rollc-intent", run));
-        match self.maps.delete(&name, &DeleteParams::default()).await {
+        let params = DeleteParams::default();
+        match retry(|| self.maps.delete(&name, &params)).await.0 {
             Ok(_) => Ok(true),
             Err(e) if is_status(&e, 404) => Ok(false),
             Err(e) => Err(api_error(format!("cannot delete ConfigMap `{name}`"), e)),
