@@ -440,7 +440,12 @@ async fn runtime_watcher_lists_then_watches() {
 
 #[tokio::test]
 async fn optimistic_concurrency() {
-    let fake = fake_with(options()).await;
+    // The API's behaviour, not rollc's permissions: verbs beyond deploy/rbac.yaml are used.
+    let fake = fake_with(Options {
+        rbac: fake_argocd::RbacMode::AllowAll,
+        ..options()
+    })
+    .await;
     let client = client(&fake).await;
     let apps = applications(&client);
     let app = apps.get("guestbook-good").await.unwrap();
@@ -1212,7 +1217,12 @@ async fn old_resource_versions_are_gone() {
 
 #[tokio::test]
 async fn injected_faults() {
-    let fake = fake_with(options()).await;
+    // The API's behaviour, not rollc's permissions: verbs beyond deploy/rbac.yaml are used.
+    let fake = fake_with(Options {
+        rbac: fake_argocd::RbacMode::AllowAll,
+        ..options()
+    })
+    .await;
     let client = client(&fake).await;
     let secrets: Api<Secret> = Api::namespaced(client.clone(), "argocd");
 
@@ -1546,8 +1556,7 @@ fn the_example_binary_serves_kubectl() {
             let (ok, out, err) = run(&["auth", "can-i", "--list"]);
             assert!(ok, "{err}");
             assert!(
-                out.contains("applications.argoproj.io")
-                    && out.contains("[get list watch patch update]"),
+                out.contains("applications.argoproj.io") && out.contains("[get list watch patch]"),
                 "{out}"
             );
             let (ok, out, err) = run(&[
@@ -1650,7 +1659,12 @@ async fn operation_is_pruned_and_type_checked_like_the_crd() {
 
 #[tokio::test]
 async fn metadata_views_apply_patches_and_subresources() {
-    let fake = fake_with(options()).await;
+    // The API's behaviour, not rollc's permissions: verbs beyond deploy/rbac.yaml are used.
+    let fake = fake_with(Options {
+        rbac: fake_argocd::RbacMode::AllowAll,
+        ..options()
+    })
+    .await;
     let client = client(&fake).await;
 
     // Metadata-only lists (Accept: ...as=PartialObjectMetadataList) carry no data.
@@ -1687,9 +1701,11 @@ async fn metadata_views_apply_patches_and_subresources() {
         .unwrap();
     assert_eq!(updated.data.unwrap()["a"], "2");
 
-    // Applications have no status subresource (the CRD says `subresources: {}`): RBAC
-    // refuses `applications/status` first, and without RBAC there is no such path.
-    let apps = applications(&client);
+    // Applications have no status subresource (the CRD says `subresources: {}`): rollc's
+    // RBAC refuses `applications/status` first, and without RBAC there is no such path.
+    let guarded = fake_with(options()).await;
+    let guarded_client = self::client(&guarded).await;
+    let apps = applications(&guarded_client);
     let error = api_error(
         apps.patch_status(
             "guestbook-good",

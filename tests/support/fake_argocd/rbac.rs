@@ -366,13 +366,17 @@ mod tests {
         let rbac = Rbac::load(&path, "system:serviceaccount:argocd:rollc").unwrap();
         let ns = Some("argocd");
         assert!(rbac.allows(&res("list", "", "secrets", ns)));
+        assert!(!rbac.allows(&res("get", "", "secrets", ns)));
         assert!(!rbac.allows(&res("create", "", "secrets", ns)));
         assert!(rbac.allows(&res("patch", "argoproj.io", "applications", ns)));
+        assert!(!rbac.allows(&res("update", "argoproj.io", "applications", ns)));
+        assert!(!rbac.allows(&res("list", "argoproj.io", "applicationsets", ns)));
         assert!(!rbac.allows(&res("delete", "argoproj.io", "applications", ns)));
         assert!(!rbac.allows(&res("create", "argoproj.io", "applications", ns)));
         assert!(!rbac.allows(&res("update", "argoproj.io", "applicationsets", ns)));
         assert!(rbac.allows(&res("delete", "", "configmaps", ns)));
         assert!(rbac.allows(&res("update", "coordination.k8s.io", "leases", ns)));
+        assert!(!rbac.allows(&res("delete", "coordination.k8s.io", "leases", ns)));
         assert!(!rbac.allows(&res("list", "", "pods", ns)));
         assert!(!rbac.allows(&res("list", "", "secrets", Some("default"))));
         assert!(!rbac.allows(&res("list", "", "secrets", None)));
