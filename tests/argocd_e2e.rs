@@ -648,3 +648,34 @@ fn a_run_completes_through_injected_errors_throttling_and_dropped_watches() {
     assert!(writes.values().all(|&n| n == 1), "{writes:?}");
     w.assert_no_secret(&out);
 }
+
+#[test]
+fn plan_on_the_live_fleet_warns_about_autosync() {
+    let w = world(Options {
+        autosync: fake_argocd::ClusterSet::Named(vec!["c03".into()]),
+        ..options()
+    });
+    let strategy = data("strategy.rollout");
+    let out = w.rollc(&[
+        "plan",
+        strategy.to_str().unwrap(),
+        "--fleet",
+        "argocd",
+        "--output",
+        "json",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning") && err.contains("`guestbook-c03`") && err.contains("refuses"),
+        "{err}"
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stages = &plan["rollouts"][0]["stages"];
+    assert_eq!(stages[0]["clusters"].as_array().unwrap().len(), 4);
+    assert_eq!(stages[1]["clusters"].as_array().unwrap().len(), 20);
+    assert_eq!(stages[1]["batch"], 5);
+    // A preview writes nothing.
+    assert!(w.fake.operation_writes().is_empty());
+    assert!(w.fake.list(Kind::ConfigMap).is_empty());
+}

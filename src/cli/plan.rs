@@ -22,9 +22,12 @@ use crate::source::SourceMap;
 pub struct PlanArgs {
     /// A `.rollout` file or a compiled IR (`.json`).
     pub file: PathBuf,
-    /// The fleet: a fleet file (YAML/JSON) or a list of Argo CD cluster Secrets.
+    /// The fleet: a fleet file (YAML/JSON), a list of Argo CD cluster Secrets, or `argocd`
+    /// for the live fleet of Argo CD (`--kubeconfig`, `--context`, `--namespace`).
     #[arg(long, value_name = "FILE")]
     pub fleet: PathBuf,
+    #[command(flatten)]
+    pub kube: super::apply::KubeArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = PlanOutput::Table)]
     pub output: PlanOutput,
@@ -212,11 +215,15 @@ fn output(args: &PlanArgs, stderr_color: bool) -> Result<String, Stop> {
     }
     let mut sources = SourceMap::new();
     let strategy = strategy(&args.file, &mut sources, stderr_color)?;
-    let fleet = fleet(&args.fleet, &mut sources, stderr_color)?;
     let options = Options {
         sync_time_seconds: args.sync_time,
     };
-    let plan = plan::plan_with(&strategy, &fleet, options);
+    let plan = if args.fleet.as_os_str() == "argocd" {
+        live_plan(&strategy, args, options, stderr_color)?
+    } else {
+        let fleet = fleet(&args.fleet, &mut sources, stderr_color)?;
+        plan::plan_with(&strategy, &fleet, options)
+    };
     if let Some(old) = &args.diff {
         let old = old_plan(old, stderr_color)?;
         let diff = plan::diff(&old, &plan);
@@ -229,6 +236,56 @@ fn output(args: &PlanArgs, stderr_color: bool) -> Result<String, Stop> {
         PlanOutput::Table => plan::render::table(&plan),
         PlanOutput::Json => json(&plan),
         PlanOutput::Mermaid => plan::render::mermaid(&plan),
+    })
+}
+
+/// The plan on Argo CD's live fleet: each rollout bound to the clusters of its own target
+/// Applications, with a warning for every target Application Argo CD auto-syncs (`apply`
+/// would refuse to start).
+fn live_plan(
+    strategy: &ir::Strategy,
+    args: &PlanArgs,
+    options: Options,
+    stderr_color: bool,
+) -> Result<Plan, Stop> {
+    use crate::backends::argocd::{ArgoCd, ArgoCdOptions};
+    let result = super::apply::block_on(async {
+        let mut rollouts = Vec::new();
+        let mut fleet_clusters = 0;
+        for rollout in &strategy.rollouts {
+            let mut argocd = ArgoCd::connect(&ArgoCdOptions {
+                kubeconfig: args.kube.kubeconfig.clone(),
+                context: args.kube.context.clone(),
+                namespace: args.kube.namespace.clone(),
+                target: rollout.target.clone(),
+            })
+            .await?;
+            let autosync = argocd.autosync_apps();
+            if !autosync.is_empty() {
+                eprintln!(
+                    "warning: rollout `{}`: Argo CD auto-syncs {} of its target Applications ({}); `rollc apply` refuses to start until autosync is off (docs/runtime.md#argo-cd)",
+                    rollout.name,
+                    autosync.len(),
+                    autosync
+                        .iter()
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let fleet = Fleet::new(argocd.clusters());
+            fleet_clusters = fleet_clusters.max(fleet.clusters.len() as u64);
+            rollouts.push(plan::plan_rollout(rollout, &fleet, options));
+        }
+        Ok::<_, crate::backends::argocd::ArgoCdError>(Plan {
+            sync_time_seconds: options.sync_time_seconds,
+            fleet_clusters,
+            rollouts,
+        })
+    });
+    result.map_err(|e| {
+        report(e, stderr_color);
+        Stop(EXIT_USAGE)
     })
 }
 

@@ -231,6 +231,14 @@ impl ArgoCd {
         Ok(backend)
     }
 
+    /// The clusters with target Applications, as they are now, for a preview (`rollc plan
+    /// --fleet argocd`): unlike [`Backend::inventory`] it does not refuse auto-synced or
+    /// unmappable Applications (the caller warns about them).
+    pub fn clusters(&mut self) -> Vec<Cluster> {
+        self.drain();
+        self.mapping().clusters.values().cloned().collect()
+    }
+
     /// The target Applications Argo CD auto-syncs (`spec.syncPolicy.automated` without
     /// `enabled: false`), by name. `inventory` refuses while there are any.
     pub fn autosync_apps(&mut self) -> Vec<String> {
