@@ -11,7 +11,6 @@
 //! cargo bench --bench argocd -- 2000    # other sizes
 //! ```
 
-#[allow(dead_code)]
 #[path = "../tests/support/fake_argocd/mod.rs"]
 mod fake_argocd;
 
