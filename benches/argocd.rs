@@ -87,7 +87,13 @@ fn run(n: usize) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rollc"))
         .current_dir(dir.path())
         .env("KUBECONFIG", &kubeconfig)
-        .args(["apply", strategy.to_str().unwrap(), "--fleet", "argocd", "-q"])
+        .args([
+            "apply",
+            strategy.to_str().unwrap(),
+            "--fleet",
+            "argocd",
+            "-q",
+        ])
         .args(["--kubeconfig", kubeconfig.to_str().unwrap()])
         .spawn()
         .expect("rollc starts");
@@ -137,7 +143,10 @@ fn run(n: usize) {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     for n in if sizes.is_empty() { vec![1000] } else { sizes } {
         run(n);
     }

@@ -7,8 +7,11 @@
 //! cargo bench --bench parse
 //! cargo bench --bench parse -- --quick      # fewer samples, for a rough figure
 //! cargo bench --bench parse -- 10mb         # one input only
-//! cargo bench --bench parse -- phases       # pre-scan vs pest vs full parse, 1 MB
+//! cargo bench --bench parse -- phases       # pre-scan, pest, the two parsers, 1 MB
 //! ```
+//!
+//! `parse` reads well-formed files (all of these inputs) with the hand-written fast parser;
+//! `phases` also times the path every file with an error takes (pre-scan, pest, lowering).
 //!
 //! Targets: at least 30 MB/s on the large inputs, under 1 ms for the ~2 KB example.
 
@@ -20,7 +23,7 @@ use criterion::{
 };
 use pest::Parser as _;
 use rollc::source::FileId;
-use rollc::syntax::{RolloutParser, Rule, parse, scan};
+use rollc::syntax::{RolloutParser, Rule, parse, parse_with_pest, scan};
 
 /// A typical hand-written file (about 2 KB).
 const TYPICAL: &str = include_str!("../examples/canary-per-region.rollout");
@@ -168,8 +171,8 @@ fn typical(c: &mut Criterion) {
 
 fn large(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
-    // A 10 MB parse takes a second or more: one iteration per sample, ten samples, and a
-    // measurement time that fits them (about 2 s per 10 MB today).
+    // A 10 MB parse took a second with pest (about 0.2 s with the fast parser): one iteration
+    // per sample, ten samples, and a measurement time that fits them.
     group
         .sampling_mode(SamplingMode::Flat)
         .sample_size(10)
@@ -186,8 +189,9 @@ fn large(c: &mut Criterion) {
     group.finish();
 }
 
-/// Where the time of a full parse goes, on the 1 MB input: the structural pre-scan alone, pest
-/// alone (building the pair tree), and everything (pre-scan, pest, lowering, dropping the AST).
+/// Where the time goes, on the 1 MB input: the structural pre-scan alone, pest alone (building
+/// the pair tree), `parse` (the fast parser, dropping the AST), and `parse_with_pest` (pre-scan,
+/// pest, lowering, dropping the AST: the path of files with errors).
 fn phases(c: &mut Criterion) {
     let src = generate(1 << 20);
     let mut group = c.benchmark_group("phases-1mb");
@@ -207,6 +211,9 @@ fn phases(c: &mut Criterion) {
         b.iter(|| RolloutParser::parse(Rule::file, black_box(&input)).map(|pairs| pairs.count()))
     });
     group.bench_function("parse", |b| b.iter(|| parse(FileId(0), black_box(&src))));
+    group.bench_function("parse_with_pest", |b| {
+        b.iter(|| parse_with_pest(FileId(0), black_box(&src)))
+    });
     group.finish();
 }
 

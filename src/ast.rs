@@ -321,7 +321,8 @@ pub struct Field {
     pub keyword_span: Span,
 }
 
-/// The fields a stage can set.
+/// The fields a stage can set. The large ones are boxed, so that a field (and a stage's
+/// list of them) stays small.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "field", rename_all = "snake_case")]
 pub enum FieldKind {
@@ -386,12 +387,12 @@ pub enum FieldKind {
         /// Clusters to defer.
         when: Expr,
         /// How many times to retry.
-        attempts: Option<Expr>,
+        attempts: Option<Box<Expr>>,
         /// How long between retries.
-        every: Option<Expr>,
+        every: Option<Box<Expr>>,
     },
-    /// `gate ...`
-    Gate(Gate),
+    /// `gate ...` (boxed: a metric gate is by far the largest field).
+    Gate(Box<Gate>),
     /// `window allow|deny SPEC`
     Window {
         /// Allow or deny.

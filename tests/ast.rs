@@ -1104,7 +1104,7 @@ rollout \"r\" {
         Some(ExprKind::Duration(1_800))
     );
 
-    let FieldKind::Gate(Gate {
+    let Gate {
         kind:
             GateKind::Metric {
                 url,
@@ -1115,7 +1115,7 @@ rollout \"r\" {
                 every,
             },
         ..
-    }) = kinds[3]
+    } = gate(kinds[3])
     else {
         panic!()
     };
@@ -1132,16 +1132,16 @@ rollout \"r\" {
         Some(ExprKind::Duration(60))
     );
 
-    let FieldKind::Gate(Gate {
+    let Gate {
         kind: GateKind::Approval { reason },
         ..
-    }) = kinds[4]
+    } = gate(kinds[4])
     else {
         panic!()
     };
     assert_eq!(reason.as_ref().map(shape).as_deref(), Some("\"why\""));
 
-    let FieldKind::Gate(Gate {
+    let Gate {
         kind:
             GateKind::Webhook {
                 insecure,
@@ -1150,7 +1150,7 @@ rollout \"r\" {
                 ..
             },
         ..
-    }) = kinds[5]
+    } = gate(kinds[5])
     else {
         panic!()
     };
@@ -1182,12 +1182,17 @@ rollout \"r\" {
         }
     ));
     assert!(matches!(
-        t[3],
-        FieldKind::Gate(Gate {
-            kind: GateKind::Approval { reason: None },
-            ..
-        })
+        &gate(t[3]).kind,
+        GateKind::Approval { reason: None }
     ));
+}
+
+/// The gate of a `gate` field.
+fn gate(kind: &FieldKind) -> &Gate {
+    match kind {
+        FieldKind::Gate(gate) => gate,
+        other => panic!("not a gate: {other:?}"),
+    }
 }
 
 #[test]

@@ -5,41 +5,95 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::ast::ClusterAttr;
 use crate::hir::{Attr, Selector, SelectorKind};
 
-/// What an `and` of comparisons says about one key.
-#[derive(Default, Debug)]
-struct KeyFacts {
-    /// The value must be one of these (`==`, `in`), when constrained.
-    allowed: Option<BTreeSet<String>>,
-    /// The value must not be one of these (`!=`, `not in`).
-    forbidden: BTreeSet<String>,
-    /// The key must be present (`has`, `==`, `in`).
-    present: bool,
-    /// The key must be absent (`not has`).
-    absent: bool,
+/// The key a conjunct of an `and` says something about, as [`unsatisfiable`] groups them: a
+/// label (also for `has` and `not has`) or a cluster attribute.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum KeyRef<'a> {
+    Label(&'a str),
+    Cluster(ClusterAttr),
 }
 
-impl KeyFacts {
-    fn contradictory(&self) -> bool {
-        if self.present && self.absent {
-            return true;
+impl<'a> KeyRef<'a> {
+    fn of(attr: &'a Attr) -> KeyRef<'a> {
+        match attr {
+            Attr::Label(key) => KeyRef::Label(key),
+            Attr::Cluster(c) => KeyRef::Cluster(*c),
         }
-        match &self.allowed {
-            Some(allowed) => allowed.iter().all(|v| self.forbidden.contains(v)),
-            None => false,
-        }
-    }
-
-    fn restrict(&mut self, values: impl IntoIterator<Item = String>) {
-        let new: BTreeSet<String> = values.into_iter().collect();
-        self.allowed = Some(match self.allowed.take() {
-            Some(old) => old.intersection(&new).cloned().collect(),
-            None => new,
-        });
-        self.present = true;
     }
 }
+
+/// What one conjunct of an `and` says about its key.
+#[derive(Clone, Copy)]
+enum Fact<'a> {
+    /// The value is one of these (`==`, `in`); the key is present.
+    Allow(&'a [String]),
+    /// The value is none of these (`!=`, `not in`).
+    Forbid(&'a [String]),
+    /// `has key`.
+    Present,
+    /// `not has key`.
+    Absent,
+}
+
+/// The fact `c` states about one key, when it is a comparison, `has` or `not has`.
+fn fact(c: &Selector) -> Option<(KeyRef<'_>, Fact<'_>)> {
+    Some(match &c.kind {
+        SelectorKind::Eq { key, value } => {
+            (KeyRef::of(key), Fact::Allow(std::slice::from_ref(value)))
+        }
+        SelectorKind::In { key, values } => (KeyRef::of(key), Fact::Allow(values)),
+        SelectorKind::Ne { key, value } => {
+            (KeyRef::of(key), Fact::Forbid(std::slice::from_ref(value)))
+        }
+        SelectorKind::NotIn { key, values } => (KeyRef::of(key), Fact::Forbid(values)),
+        SelectorKind::Has { key } => (KeyRef::Label(key), Fact::Present),
+        SelectorKind::Not { inner } => match &inner.kind {
+            SelectorKind::Has { key } => (KeyRef::Label(key), Fact::Absent),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// Whether the facts about one key contradict each other: present and absent, or no value
+/// both allowed by every `==`/`in` and forbidden by no `!=`/`not in`. Clusters always have a
+/// name and a server, so a cluster attribute is never absent (`has` only names labels).
+fn contradictory<'a>(facts: impl Iterator<Item = Fact<'a>> + Clone) -> bool {
+    let (mut present, mut absent) = (false, false);
+    let mut first_allow: Option<&[String]> = None;
+    for f in facts.clone() {
+        match f {
+            Fact::Allow(values) => {
+                present = true;
+                first_allow.get_or_insert(values);
+            }
+            Fact::Present => present = true,
+            Fact::Absent => absent = true,
+            Fact::Forbid(_) => {}
+        }
+    }
+    if present && absent {
+        return true;
+    }
+    let Some(first) = first_allow else {
+        return false;
+    };
+    // The allowed values are those of every `Allow`; contradictory when each is forbidden.
+    !first.iter().any(|v| {
+        facts.clone().all(|f| match f {
+            Fact::Allow(values) => values.contains(v),
+            Fact::Forbid(values) => !values.contains(v),
+            Fact::Present | Fact::Absent => true,
+        })
+    })
+}
+
+/// Conjuncts up to which [`unsatisfiable`] compares every pair without allocating; longer
+/// `and`s group their facts by key in a map.
+const SMALL_AND: usize = 32;
 
 /// True when no cluster of any fleet can match `s`.
 pub fn unsatisfiable(s: &Selector) -> bool {
@@ -51,74 +105,57 @@ pub fn unsatisfiable(s: &Selector) -> bool {
             if all.iter().any(unsatisfiable) {
                 return true;
             }
-            let label = |key: &str| Attr::Label(key.to_string());
-            let mut owned: Vec<(Attr, Fact)> = Vec::new();
-            for c in all {
-                match &c.kind {
-                    SelectorKind::Eq { key, value } => {
-                        owned.push((key.clone(), Fact::Allow(vec![value.clone()])))
-                    }
-                    SelectorKind::In { key, values } => {
-                        owned.push((key.clone(), Fact::Allow(values.clone())))
-                    }
-                    SelectorKind::Ne { key, value } => {
-                        owned.push((key.clone(), Fact::Forbid(vec![value.clone()])))
-                    }
-                    SelectorKind::NotIn { key, values } => {
-                        owned.push((key.clone(), Fact::Forbid(values.clone())))
-                    }
-                    SelectorKind::Has { key } => owned.push((label(key), Fact::Present)),
-                    SelectorKind::Not { inner } => {
-                        if let SelectorKind::Has { key } = &inner.kind {
-                            owned.push((label(key), Fact::Absent));
-                        }
-                    }
-                    _ => {}
+            if all.len() <= SMALL_AND {
+                // Each key once, at its first conjunct, with every conjunct about it.
+                all.iter().enumerate().any(|(i, c)| {
+                    let Some((key, _)) = fact(c) else {
+                        return false;
+                    };
+                    let same_key = |d: &Selector| fact(d).is_some_and(|(k, _)| k == key);
+                    !all[..i].iter().any(same_key)
+                        && contradictory(
+                            all[i..]
+                                .iter()
+                                .filter_map(fact)
+                                .filter(move |&(k, _)| k == key)
+                                .map(|(_, f)| f),
+                        )
+                })
+            } else {
+                let mut by_key: BTreeMap<KeyRef<'_>, Vec<Fact<'_>>> = BTreeMap::new();
+                for (key, f) in all.iter().filter_map(fact) {
+                    by_key.entry(key).or_default().push(f);
                 }
+                by_key
+                    .values()
+                    .any(|facts| contradictory(facts.iter().copied()))
             }
-            let mut facts: BTreeMap<&Attr, KeyFacts> = BTreeMap::new();
-            for (key, fact) in &owned {
-                let f = facts.entry(key).or_default();
-                match fact {
-                    Fact::Allow(values) => f.restrict(values.iter().cloned()),
-                    Fact::Forbid(values) => f.forbidden.extend(values.iter().cloned()),
-                    Fact::Present => f.present = true,
-                    Fact::Absent => f.absent = true,
-                }
-                // Clusters always have a name and a server.
-                if matches!(key, Attr::Cluster(_)) {
-                    f.absent = false;
-                }
-            }
-            facts.values().any(KeyFacts::contradictory)
         }
         _ => false,
     }
 }
 
-enum Fact {
-    Allow(Vec<String>),
-    Forbid(Vec<String>),
-    Present,
-    Absent,
-}
-
 /// True when every cluster `a` matches is also matched by `b`, in any fleet.
 pub fn implies(a: &Selector, b: &Selector) -> bool {
-    // An empty selection is contained in anything; checked last because it allocates.
+    // An empty selection is contained in anything; checked last: `contained` usually decides.
     contained(a, b) || unsatisfiable(a)
 }
 
-/// [`implies`] for an `a` already known to be satisfiable (no allocation at the top).
+/// [`implies`] for an `a` already known to be satisfiable (the answer for an unsatisfiable `a`
+/// is unspecified; [`implies`] is true for it anyway).
+///
+/// The parts of a satisfiable `a` that are compared are satisfiable too (the conjuncts of an
+/// `and` that [`unsatisfiable`] clears), so they need no satisfiability check of their own;
+/// only the alternatives of an `or` may match nothing.
 pub fn contained(a: &Selector, b: &Selector) -> bool {
     if matches!(b.kind, SelectorKind::All) || same(a, b) {
         return true;
     }
     match (&a.kind, &b.kind) {
         (SelectorKind::Or { any }, _) => any.iter().all(|x| implies(x, b)),
-        (_, SelectorKind::And { all }) => all.iter().all(|y| implies(a, y)),
-        (SelectorKind::And { all }, _) if all.iter().any(|x| implies(x, b)) => true,
-        (_, SelectorKind::Or { any }) if any.iter().any(|y| implies(a, y)) => true,
+        (_, SelectorKind::And { all }) => all.iter().all(|y| contained(a, y)),
+        (SelectorKind::And { all }, _) if all.iter().any(|x| contained(x, b)) => true,
+        (_, SelectorKind::Or { any }) if any.iter().any(|y| contained(a, y)) => true,
         (SelectorKind::Eq { key, value }, SelectorKind::In { key: k2, values }) => {
             key == k2 && values.contains(value)
         }
@@ -164,7 +201,7 @@ pub fn same(a: &Selector, b: &Selector) -> bool {
         }
         (SelectorKind::In { key, values }, SelectorKind::In { key: k, values: v })
         | (SelectorKind::NotIn { key, values }, SelectorKind::NotIn { key: k, values: v }) => {
-            key == k && values.iter().collect::<BTreeSet<_>>() == v.iter().collect::<BTreeSet<_>>()
+            key == k && same_set(values, v)
         }
         (SelectorKind::Matches { key, pattern }, SelectorKind::Matches { key: k, pattern: p }) => {
             key == k && pattern == p
@@ -179,6 +216,14 @@ pub fn same(a: &Selector, b: &Selector) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `a` and `b` hold the same values (as sets).
+fn same_set(a: &[String], b: &[String]) -> bool {
+    if a.len() <= SMALL_AND && b.len() <= SMALL_AND {
+        return a.iter().all(|x| b.contains(x)) && b.iter().all(|y| a.contains(y));
+    }
+    a.iter().collect::<BTreeSet<_>>() == b.iter().collect::<BTreeSet<_>>()
 }
 
 /// The most clusters `s` can match in any fleet, when that is bounded (selecting by
@@ -263,5 +308,202 @@ mod tests {
         assert!(!implies(&in_list, &emea));
         assert!(implies(&and(vec![emea.clone(), eq("tier", "x")]), &emea));
         assert!(!implies(&emea, &eq("area", "amer")));
+    }
+
+    /// The allocation-free `unsatisfiable` and the `contained` that trusts satisfiable parts
+    /// against the straightforward versions they replaced, on random selectors over a few
+    /// keys and values (long `and`s included, for the map path).
+    #[test]
+    fn agrees_with_the_reference() {
+        let mut rng = Lcg(7);
+        let selectors: Vec<Selector> = (0..400).map(|_| random(&mut rng, 3)).collect();
+        for a in &selectors {
+            assert_eq!(unsatisfiable(a), reference::unsatisfiable(a), "{a:#?}");
+            for b in selectors.iter().take(60) {
+                assert_eq!(implies(a, b), reference::implies(a, b), "{a:#?}\n{b:#?}");
+                if !unsatisfiable(a) {
+                    assert_eq!(
+                        contained(a, b),
+                        reference::contained(a, b),
+                        "{a:#?}\n{b:#?}"
+                    );
+                }
+            }
+        }
+    }
+
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    fn random(rng: &mut Lcg, depth: u32) -> Selector {
+        let keys = |rng: &mut Lcg| match rng.below(4) {
+            0 => Attr::Cluster(ClusterAttr::Name),
+            1 => Attr::Label("a".into()),
+            _ => Attr::Label("b".into()),
+        };
+        let value = |rng: &mut Lcg| ["x", "y", "z"][rng.below(3) as usize].to_string();
+        let values = |rng: &mut Lcg| {
+            let n = rng.below(4);
+            (0..n).map(|_| value(rng)).collect::<Vec<_>>()
+        };
+        let label = |rng: &mut Lcg| ["a", "b"][rng.below(2) as usize].to_string();
+        let choice = rng.below(if depth == 0 { 8 } else { 12 });
+        sel(match choice {
+            0 => SelectorKind::All,
+            1 | 2 => SelectorKind::Eq {
+                key: keys(rng),
+                value: value(rng),
+            },
+            3 => SelectorKind::Ne {
+                key: keys(rng),
+                value: value(rng),
+            },
+            4 => SelectorKind::In {
+                key: keys(rng),
+                values: values(rng),
+            },
+            5 => SelectorKind::NotIn {
+                key: keys(rng),
+                values: values(rng),
+            },
+            6 => SelectorKind::Has { key: label(rng) },
+            7 => SelectorKind::Matches {
+                key: keys(rng),
+                pattern: "x*".into(),
+            },
+            8 => SelectorKind::Not {
+                inner: Box::new(if rng.below(2) == 0 {
+                    sel(SelectorKind::Has { key: label(rng) })
+                } else {
+                    random(rng, depth - 1)
+                }),
+            },
+            9 | 10 => {
+                let n = if rng.below(8) == 0 {
+                    40
+                } else {
+                    1 + rng.below(4)
+                };
+                SelectorKind::And {
+                    all: (0..n).map(|_| random(rng, depth - 1)).collect(),
+                }
+            }
+            _ => SelectorKind::Or {
+                any: (0..rng.below(4)).map(|_| random(rng, depth - 1)).collect(),
+            },
+        })
+    }
+
+    /// The versions before the allocation-free rewrite.
+    mod reference {
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use crate::hir::{Attr, Selector, SelectorKind};
+
+        #[derive(Default)]
+        struct KeyFacts {
+            allowed: Option<BTreeSet<String>>,
+            forbidden: BTreeSet<String>,
+            present: bool,
+            absent: bool,
+        }
+
+        pub fn unsatisfiable(s: &Selector) -> bool {
+            match &s.kind {
+                SelectorKind::In { values, .. } => values.is_empty(),
+                SelectorKind::Not { inner } => matches!(inner.kind, SelectorKind::All),
+                SelectorKind::Or { any } => !any.is_empty() && any.iter().all(unsatisfiable),
+                SelectorKind::And { all } => {
+                    if all.iter().any(unsatisfiable) {
+                        return true;
+                    }
+                    let mut facts: BTreeMap<Attr, KeyFacts> = BTreeMap::new();
+                    for c in all {
+                        let (key, allow, forbid, present, absent) = match &c.kind {
+                            SelectorKind::Eq { key, value } => {
+                                (key.clone(), Some(vec![value.clone()]), vec![], false, false)
+                            }
+                            SelectorKind::In { key, values } => {
+                                (key.clone(), Some(values.clone()), vec![], false, false)
+                            }
+                            SelectorKind::Ne { key, value } => {
+                                (key.clone(), None, vec![value.clone()], false, false)
+                            }
+                            SelectorKind::NotIn { key, values } => {
+                                (key.clone(), None, values.clone(), false, false)
+                            }
+                            SelectorKind::Has { key } => {
+                                (Attr::Label(key.clone()), None, vec![], true, false)
+                            }
+                            SelectorKind::Not { inner } => match &inner.kind {
+                                SelectorKind::Has { key } => {
+                                    (Attr::Label(key.clone()), None, vec![], false, true)
+                                }
+                                _ => continue,
+                            },
+                            _ => continue,
+                        };
+                        let cluster = matches!(key, Attr::Cluster(_));
+                        let f = facts.entry(key).or_default();
+                        if let Some(values) = allow {
+                            let new: BTreeSet<String> = values.into_iter().collect();
+                            f.allowed = Some(match f.allowed.take() {
+                                Some(old) => old.intersection(&new).cloned().collect(),
+                                None => new,
+                            });
+                            f.present = true;
+                        }
+                        f.forbidden.extend(forbid);
+                        f.present |= present;
+                        f.absent |= absent;
+                        if cluster {
+                            f.absent = false;
+                        }
+                    }
+                    facts.values().any(|f| {
+                        (f.present && f.absent)
+                            || f.allowed
+                                .as_ref()
+                                .is_some_and(|a| a.iter().all(|v| f.forbidden.contains(v)))
+                    })
+                }
+                _ => false,
+            }
+        }
+
+        pub fn implies(a: &Selector, b: &Selector) -> bool {
+            contained(a, b) || unsatisfiable(a)
+        }
+
+        pub fn contained(a: &Selector, b: &Selector) -> bool {
+            if matches!(b.kind, SelectorKind::All) || super::same(a, b) {
+                return true;
+            }
+            match (&a.kind, &b.kind) {
+                (SelectorKind::Or { any }, _) => any.iter().all(|x| implies(x, b)),
+                (_, SelectorKind::And { all }) => all.iter().all(|y| implies(a, y)),
+                (SelectorKind::And { all }, _) if all.iter().any(|x| implies(x, b)) => true,
+                (_, SelectorKind::Or { any }) if any.iter().any(|y| implies(a, y)) => true,
+                _ => {
+                    super::contained(a, b)
+                        && !matches!(
+                            (&a.kind, &b.kind),
+                            (SelectorKind::Or { .. }, _)
+                                | (_, SelectorKind::And { .. })
+                                | (SelectorKind::And { .. }, _)
+                                | (_, SelectorKind::Or { .. })
+                        )
+                }
+            }
+        }
     }
 }

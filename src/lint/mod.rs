@@ -102,12 +102,12 @@ fn lint_rollout(rollout: &Rollout, diags: &mut Vec<Diagnostic>) {
 
 fn lint_stage(stage: &Stage, earlier: &[Stage], diags: &mut Vec<Diagnostic>) {
     let Some(select) = &stage.select else { return };
-    let mut selectors: Vec<&Selector> = vec![select];
-    if let Some(requeue) = &stage.requeue {
-        selectors.push(&requeue.when);
-    }
-    for s in selectors {
-        if let Some(bad) = first_unsatisfiable(s) {
+    let requeue_when = stage.requeue.as_ref().map(|r| &r.when);
+    let mut select_unsatisfiable = false;
+    for (i, s) in std::iter::once(select).chain(requeue_when).enumerate() {
+        let bad = first_unsatisfiable(s);
+        select_unsatisfiable |= i == 0 && bad.is_some();
+        if let Some(bad) = bad {
             diags.push(
                 Diagnostic::new(
                     Code::UnsatisfiableSelector,
@@ -125,14 +125,15 @@ fn lint_stage(stage: &Stage, earlier: &[Stage], diags: &mut Vec<Diagnostic>) {
             );
         }
     }
-    if logic::unsatisfiable(select) {
+    if select_unsatisfiable {
         return;
     }
+    // From here `select` is satisfiable: `implies(select, x)` is `contained(select, x)`.
     if let Some(owner) = earlier.iter().find(|e| {
         e.limit.is_none()
             && e.select
                 .as_ref()
-                .is_some_and(|es| logic::implies(select, es))
+                .is_some_and(|es| logic::contained(select, es))
     }) {
         diags.push(
             Diagnostic::new(
@@ -170,7 +171,7 @@ fn lint_stage(stage: &Stage, earlier: &[Stage], diags: &mut Vec<Diagnostic>) {
         );
     }
     if let Some(requeue) = &stage.requeue
-        && logic::implies(select, &requeue.when)
+        && logic::contained(select, &requeue.when)
     {
         diags.push(
                 Diagnostic::new(

@@ -398,8 +398,9 @@ fn misplaced_keyword(
 fn previous_word(src: &str, offset: usize) -> Option<(&str, usize)> {
     let before = src[..offset].trim_end();
     let start = before
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |p| p + 1);
+        .char_indices()
+        .rfind(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |(p, c)| p + c.len_utf8());
     (start < before.len()).then(|| (&before[start..], start))
 }
 

@@ -143,7 +143,7 @@ impl<'s> Lower<'s> {
 
     fn item(&self, pair: Pair<'s, Rule>) -> Item {
         let span = span_of(&pair);
-        let doc = self.doc_before(span.start as usize);
+        let doc = doc_before(self.src, span.start as usize);
         let kind = match pair.as_rule() {
             Rule::import => ItemKind::Import(self.import(pair)),
             Rule::let_item => {
@@ -159,44 +159,6 @@ impl<'s> Lower<'s> {
             other => unreachable!("item rule {other:?}"),
         };
         Item { doc, kind, span }
-    }
-
-    /// The `///` lines directly above `offset` (no blank line between).
-    fn doc_before(&self, offset: usize) -> Option<Doc> {
-        let text = self.src;
-        let line_start = text[..offset].rfind('\n').map_or(0, |p| p + 1);
-        if !text[line_start..offset].trim().is_empty() {
-            return None;
-        }
-        let mut lines = Vec::new();
-        let mut end = line_start;
-        let mut first = None;
-        while end > 0 {
-            let prev_start = text[..end - 1].rfind('\n').map_or(0, |p| p + 1);
-            let line = &text[prev_start..end - 1];
-            let trimmed = line.trim_start();
-            match trimmed.strip_prefix("///") {
-                Some(rest) if !rest.starts_with('/') => {
-                    let rest = rest.strip_prefix(' ').unwrap_or(rest);
-                    lines.push(rest.trim_end().to_string());
-                    first = Some(prev_start + (line.len() - trimmed.len()));
-                }
-                _ => break,
-            }
-            end = prev_start;
-        }
-        let first = first?;
-        lines.reverse();
-        let last_end = line_start.saturating_sub(1);
-        let last_end = if text[..last_end].ends_with('\r') {
-            last_end - 1
-        } else {
-            last_end
-        };
-        Some(Doc {
-            text: lines.join("\n"),
-            span: Span::new(first, last_end.max(first)),
-        })
     }
 
     fn import(&self, pair: Pair<'s, Rule>) -> Import {
@@ -247,7 +209,7 @@ impl<'s> Lower<'s> {
         let span = span_of(&pair);
         match pair.as_rule() {
             Rule::stage => {
-                let doc = self.doc_before(span.start as usize);
+                let doc = doc_before(self.src, span.start as usize);
                 let mut inner = pair.into_inner();
                 let _kw = next(&mut inner);
                 let name = self.string(next(&mut inner));
@@ -315,7 +277,7 @@ impl<'s> Lower<'s> {
         let labels = inner
             .map(|decl| {
                 let span = span_of(&decl);
-                let doc = self.doc_before(span.start as usize);
+                let doc = doc_before(self.src, span.start as usize);
                 let mut inner = decl.into_inner();
                 let _kw = next(&mut inner);
                 let key = self.label_key(next(&mut inner));
@@ -546,8 +508,8 @@ impl<'s> Lower<'s> {
                 while let Some(word) = parts.next() {
                     let value = self.expr(next(&mut parts));
                     match word.as_rule() {
-                        Rule::cw_attempts => attempts = Some(value),
-                        _ => every = Some(value),
+                        Rule::cw_attempts => attempts = Some(Box::new(value)),
+                        _ => every = Some(Box::new(value)),
                     }
                 }
                 FieldKind::Requeue {
@@ -556,7 +518,7 @@ impl<'s> Lower<'s> {
                     every,
                 }
             }
-            Rule::gate => FieldKind::Gate(self.gate(rest.remove(0), span)),
+            Rule::gate => FieldKind::Gate(Box::new(self.gate(rest.remove(0), span))),
             Rule::window => {
                 let mode = match rest.remove(0).as_rule() {
                     Rule::cw_deny => WindowMode::Deny,
@@ -1250,6 +1212,51 @@ impl<'s> Lower<'s> {
             }
         }
     }
+}
+
+/// The `///` lines of `text` directly above `offset` (no blank line between).
+pub(super) fn doc_before(text: &str, offset: usize) -> Option<Doc> {
+    // Only whitespace may precede `offset` on its line; stop at the first other character, so
+    // that items late on a long line cost nothing here.
+    let mut line_start = 0;
+    for (i, c) in text[..offset].char_indices().rev() {
+        if c == '\n' {
+            line_start = i + 1;
+            break;
+        }
+        if !c.is_whitespace() {
+            return None;
+        }
+    }
+    let mut lines = Vec::new();
+    let mut end = line_start;
+    let mut first = None;
+    while end > 0 {
+        let prev_start = text[..end - 1].rfind('\n').map_or(0, |p| p + 1);
+        let line = &text[prev_start..end - 1];
+        let trimmed = line.trim_start();
+        match trimmed.strip_prefix("///") {
+            Some(rest) if !rest.starts_with('/') => {
+                let rest = rest.strip_prefix(' ').unwrap_or(rest);
+                lines.push(rest.trim_end().to_string());
+                first = Some(prev_start + (line.len() - trimmed.len()));
+            }
+            _ => break,
+        }
+        end = prev_start;
+    }
+    let first = first?;
+    lines.reverse();
+    let last_end = line_start.saturating_sub(1);
+    let last_end = if text[..last_end].ends_with('\r') {
+        last_end - 1
+    } else {
+        last_end
+    };
+    Some(Doc {
+        text: lines.join("\n"),
+        span: Span::new(first, last_end.max(first)),
+    })
 }
 
 /// The span of a pair without trailing whitespace and comments.

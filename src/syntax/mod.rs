@@ -1,7 +1,9 @@
-//! The front end: source text to AST. Pre-scan ([`scan`]), pest ([`RolloutParser`]),
-//! diagnosis of pest failures ([`error`]), and lowering to the AST ([`lower`]).
+//! The front end: source text to AST. A hand-written parser for well-formed files ([`fast`]);
+//! for the others, the pre-scan ([`scan`]), pest ([`RolloutParser`]), diagnosis of pest
+//! failures ([`error`]), and lowering to the AST ([`lower`]), which report every problem.
 
 mod error;
+mod fast;
 pub mod literal;
 pub mod lower;
 pub mod rules;
@@ -62,7 +64,35 @@ pub fn pest_input(src: &str) -> String {
 }
 
 /// Parses and lowers one file. Never panics; every problem becomes a diagnostic.
+///
+/// A well-formed file is read by the hand-written [`fast`] parser; any other (or one it is not
+/// sure of) goes through the pre-scan, pest and lowering ([`parse_with_pest`]), which give
+/// the same AST for every file the fast parser reads and diagnose the rest.
 pub fn parse(file: FileId, src: &str) -> Parsed {
+    if src.len() <= MAX_SOURCE_LEN
+        && let Some(ast) = fast::parse(src)
+    {
+        return Parsed {
+            ast: Some(ast),
+            diagnostics: Vec::new(),
+        };
+    }
+    parse_with_pest(file, src)
+}
+
+/// The AST of `src` when the hand-written fast parser reads it (no diagnostics then), `None`
+/// when it leaves the file to [`parse_with_pest`]. Public for the tests that compare the two.
+#[doc(hidden)]
+pub fn parse_fast(src: &str) -> Option<ast::File> {
+    (src.len() <= MAX_SOURCE_LEN)
+        .then(|| fast::parse(src))
+        .flatten()
+}
+
+/// [`parse`] without the fast path: the pre-scan, pest and lowering, for every file. Public
+/// for the tests and benchmarks that compare the two.
+#[doc(hidden)]
+pub fn parse_with_pest(file: FileId, src: &str) -> Parsed {
     if src.len() > MAX_SOURCE_LEN {
         let diag = Diagnostic::new(
             Code::FileTooLarge,

@@ -358,30 +358,29 @@ impl Checker<'_, '_> {
             expanded_from,
             fields: f,
         } = pending;
-        let d = defaults.clone();
-        let mut gates = d.gates;
-        gates.extend(f.gates);
-        let mut windows = d.windows;
-        windows.extend(f.windows);
+        // `defaults` fill what the stage leaves unset: each is cloned only where it is used.
+        let d = defaults;
+        let gates = after_defaults(&d.gates, f.gates);
+        let windows = after_defaults(&d.windows, f.windows);
         let stage = hir::Stage {
             name,
             loc,
             doc,
             expanded_from,
-            select: f.select.or(d.select),
-            limit: f.limit.or(d.limit),
-            batch: f.batch.or(d.batch),
-            spread_by: f.spread_by.or(d.spread_by),
-            max_in_flight: f.max_in_flight.or(d.max_in_flight),
-            order_by: f.order_by.or(d.order_by),
-            bake: f.bake.or(d.bake),
-            bake_each: f.bake_each.or(d.bake_each),
-            deadline: f.deadline.or(d.deadline),
-            tolerate: f.tolerate.or(d.tolerate),
-            requeue: f.requeue.or(d.requeue),
+            select: f.select.or_else(|| d.select.clone()),
+            limit: f.limit.or_else(|| d.limit.clone()),
+            batch: f.batch.or_else(|| d.batch.clone()),
+            spread_by: f.spread_by.or_else(|| d.spread_by.clone()),
+            max_in_flight: f.max_in_flight.or_else(|| d.max_in_flight.clone()),
+            order_by: f.order_by.or_else(|| d.order_by.clone()),
+            bake: f.bake.or_else(|| d.bake.clone()),
+            bake_each: f.bake_each.or_else(|| d.bake_each.clone()),
+            deadline: f.deadline.or_else(|| d.deadline.clone()),
+            tolerate: f.tolerate.or_else(|| d.tolerate.clone()),
+            requeue: f.requeue.or_else(|| d.requeue.clone()),
             gates,
             windows,
-            on_failure: f.on_failure.or(d.on_failure),
+            on_failure: f.on_failure.or_else(|| d.on_failure.clone()),
         };
         if complete && stage.select.is_none() && !f.select_failed && !d.select_failed {
             self.report(
@@ -412,6 +411,16 @@ impl Checker<'_, '_> {
         }
         stage
     }
+}
+
+/// The defaults' gates or windows, then the stage's own.
+fn after_defaults<T: Clone>(defaults: &[T], own: Vec<T>) -> Vec<T> {
+    if defaults.is_empty() {
+        return own;
+    }
+    let mut all = defaults.to_vec();
+    all.extend(own);
+    all
 }
 
 /// Checks that `url` is an absolute http(s) URL with a host. Written by hand: rollc needs
