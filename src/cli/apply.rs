@@ -501,17 +501,8 @@ async fn backend_for(
 /// before it in the same simulated world, so that what each cluster runs is what those
 /// syncs left (the syncs still in flight are adopted by the driver).
 async fn restore_history(sim: &mut Sim, store: &AnyStore, meta: &RunMeta) {
-    let mut chain = vec![meta.id.clone()];
-    let mut next = meta.follows.clone();
-    while let Some(id) = next.take() {
-        if chain.len() > 1000 || chain.contains(&id) {
-            break;
-        }
-        next = store.meta(&id).await.ok().and_then(|m| m.follows);
-        chain.push(id);
-    }
-    for id in chain.iter().rev() {
-        let Ok(journal) = store.journal(id).await else {
+    for run in chain(store, meta).await.iter().rev() {
+        let Ok(journal) = store.journal(&run.id).await else {
             continue;
         };
         for record in journal {
@@ -535,7 +526,9 @@ async fn restore_history(sim: &mut Sim, store: &AnyStore, meta: &RunMeta) {
     }
 }
 
-fn clock_for(meta: &RunMeta, run: &Run) -> Clock {
+/// The clock of a stored run: virtual from its last record (or its origin), or the scaled
+/// wall clock it started on.
+pub(super) fn clock_for(meta: &RunMeta, run: &Run) -> Clock {
     match meta.speed {
         None => Clock::virtual_at(run.last_time.unwrap_or(meta.origin)),
         Some(speed) => Clock::real_since(meta.origin, meta.wall_origin, speed),
@@ -555,11 +548,8 @@ pub(super) async fn start_and_drive(
     loop {
         store.create(&meta).await?;
         let lock = store.lock(&meta.id, &whoami()).await?;
-        let clock = match meta.speed {
-            None => Clock::virtual_at(meta.origin),
-            Some(speed) => Clock::real_since(meta.origin, meta.wall_origin, speed),
-        };
         let mut run = Run::new(meta.id.clone(), meta.rollout.clone());
+        let clock = clock_for(&meta, &run);
         begin(&mut run, &mut backend, &meta, clock.now()).await?;
         let (outcome, run, back, clock) =
             drive_with(store, &meta, lock, run, backend, clock, drive, &[]).await?;
@@ -577,15 +567,8 @@ pub(super) async fn start_and_drive(
             return Ok(outcome);
         };
         let now = clock.now();
-        meta = RunMeta {
-            id: new_run_id(store, &meta.rollout.name, now).await?,
-            created: Timestamp::now(),
-            origin: now,
-            wall_origin: Timestamp::now(),
-            revision: Some(revision),
-            follows: Some(meta.id.clone()),
-            ..meta
-        };
+        let id = new_run_id(store, &meta.rollout.name, now).await?;
+        meta = meta.follower(id, now, revision);
     }
 }
 
@@ -658,21 +641,28 @@ pub(super) async fn drive_stored(
 /// The time zero of a run's simulated world: that of the first run in its chain (runs that
 /// follow a queued revision or undo one live in the same simulated world).
 pub(super) async fn sim_origin_of(store: &AnyStore, meta: &RunMeta) -> Timestamp {
-    let mut origin = meta.origin;
+    chain(store, meta)
+        .await
+        .last()
+        .map_or(meta.origin, |first| first.origin)
+}
+
+/// A run and the runs it follows (a queued revision, an undo), newest first. A follower
+/// whose metadata is gone ends the chain; a cycle (a store edited by hand) is cut.
+async fn chain(store: &AnyStore, meta: &RunMeta) -> Vec<RunMeta> {
+    let mut chain = vec![meta.clone()];
     let mut next = meta.follows.clone();
-    let mut seen = 0;
-    while let Some(id) = next {
+    while let Some(id) = next.take() {
+        if chain.len() > 1000 || chain.iter().any(|m| m.id == id) {
+            break;
+        }
         let Ok(m) = store.meta(&id).await else {
             break;
         };
-        origin = m.origin;
-        next = m.follows;
-        seen += 1;
-        if seen > 1000 {
-            break;
-        }
+        next = m.follows.clone();
+        chain.push(m);
     }
-    origin
+    chain
 }
 
 #[allow(clippy::too_many_arguments)]

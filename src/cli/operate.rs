@@ -11,11 +11,10 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::apply::{
-    DriveArgs, RunError, StoreArgs, block_on, drive_stored, finish, new_run_id, open_store, replay,
-    sim_origin_of, start_and_drive,
+    DriveArgs, RunError, StoreArgs, block_on, clock_for, drive_stored, finish, new_run_id,
+    open_store, replay, sim_origin_of, start_and_drive,
 };
 use super::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, report};
-use crate::runtime::clock::Clock;
 use crate::runtime::core::{ClusterState, Run, StageState};
 use crate::store::{
     Answer, AnyLock, AnyStore, IntentFile, IntentKind, JournalAppender, RunLockGuard, RunMeta,
@@ -197,9 +196,8 @@ impl StatusReport {
                     )),
                     StageState::Gates(g) => run.rollout.stages[s].gates.get(g.index).map(|gate| {
                         let kind = match gate {
-                            crate::ir::Gate::Webhook { .. } => "webhook",
-                            crate::ir::Gate::Metric { .. } => "metric",
                             crate::ir::Gate::Approval { .. } => "approval (rollc promote)",
+                            other => crate::runtime::core::gate_kind(other),
                         };
                         format!("gate {} {kind}", g.index + 1)
                     }),
@@ -395,10 +393,7 @@ async fn steer(
         match store.lock(&id, &whoami()).await {
             Ok(lock) => {
                 let mut run = replay(store, &meta).await?;
-                let now = match meta.speed {
-                    None => run.last_time.unwrap_or(meta.origin),
-                    Some(speed) => Clock::real_since(meta.origin, meta.wall_origin, speed).now(),
-                };
+                let now = clock_for(&meta, &run).now();
                 let result = run.request(
                     &request_id(),
                     kind.command(),
@@ -408,16 +403,7 @@ async fn steer(
                 );
                 let mut appender = store.appender(&id, true).await?;
                 appender.append(&run.take_records()).await?;
-                let answer = match result {
-                    Ok(message) => Answer {
-                        accepted: true,
-                        message,
-                    },
-                    Err(r) => Answer {
-                        accepted: false,
-                        message: r.message,
-                    },
-                };
+                let answer = Answer::from(result);
                 return Ok(Steered::Locked {
                     answer,
                     meta: Box::new(meta),
@@ -559,15 +545,7 @@ pub(super) fn undo(args: &UndoArgs, stderr_color: bool) -> u8 {
                 return EXIT_USAGE;
             }
         };
-        let undo = RunMeta {
-            id,
-            created: Timestamp::now(),
-            origin: now,
-            wall_origin: Timestamp::now(),
-            revision: Some(revision),
-            follows: Some(meta.id.clone()),
-            ..meta
-        };
+        let undo = meta.follower(id, now, revision);
         let result = start_and_drive(&store, undo, &args.drive, sim_origin).await;
         finish(result, stderr_color)
     })

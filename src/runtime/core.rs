@@ -609,16 +609,8 @@ impl Run {
                 self.current = s;
                 // The queue is built now, from the labels of this moment, so a cap groups
                 // clusters by the values they have when the stage starts.
-                let members = self.stages[s].clusters.clone();
-                let mut queue = Queue::default();
-                for c in members {
-                    if self.clusters[c].state == ClusterState::Pending {
-                        queue.push(self.group_of(s, c), c);
-                    }
-                }
-                let st = &mut self.stages[s];
-                st.queue = queue;
-                st.state = StageState::Rolling;
+                self.stages[s].queue = self.pending_queue(s);
+                self.stages[s].state = StageState::Rolling;
             }
             Event::ClusterSyncStarted {
                 cluster,
@@ -950,13 +942,7 @@ impl Run {
                 // run has popped the clusters it started, a replayed one has not, and both
                 // must start the same cluster next.
                 for s in retried {
-                    let mut queue = Queue::default();
-                    for &c in &self.stages[s].clusters {
-                        if self.clusters[c].state == ClusterState::Pending {
-                            queue.push(self.group_of(s, c), c);
-                        }
-                    }
-                    self.stages[s].queue = queue;
+                    self.stages[s].queue = self.pending_queue(s);
                 }
                 self.unfail_current(false);
             }
@@ -968,12 +954,7 @@ impl Run {
                     let mut updated: Vec<(u64, usize)> = self.stages[s]
                         .clusters
                         .iter()
-                        .filter_map(|&c| {
-                            let cr = &self.clusters[c];
-                            let synced = cr.synced?;
-                            let prev = cr.previous.as_ref()?;
-                            (prev != &self.revision).then_some((synced, c))
-                        })
+                        .filter_map(|&c| Some((self.rollback_order(c)?, c)))
                         .collect();
                     if updated.is_empty() {
                         continue;
@@ -1010,6 +991,25 @@ impl Run {
             }
             Event::RunAborted { by } => self.phase = Phase::Aborted { by: by.clone() },
         }
+    }
+
+    /// Stage `s`'s waiting clusters in start order, grouped by the labels they have now.
+    fn pending_queue(&self, s: usize) -> Queue {
+        let mut queue = Queue::default();
+        for &c in &self.stages[s].clusters {
+            if self.clusters[c].state == ClusterState::Pending {
+                queue.push(self.group_of(s, c), c);
+            }
+        }
+        queue
+    }
+
+    /// When this run started syncing cluster `c` (its place in the rollback, newest first),
+    /// if a rollback would take it back: a sync started and it ran another revision before.
+    fn rollback_order(&self, c: usize) -> Option<u64> {
+        let cr = &self.clusters[c];
+        let synced = cr.synced?;
+        (*cr.previous.as_ref()? != self.revision).then_some(synced)
     }
 
     /// Ends a forward cluster's turn.
@@ -1175,13 +1175,8 @@ impl Run {
                     },
                     FailurePolicy::Abort => Event::RunFailed { reason },
                     FailurePolicy::Rollback => {
-                        let n = self
-                            .clusters
-                            .iter()
-                            .filter(|c| {
-                                c.synced.is_some()
-                                    && c.previous.as_ref().is_some_and(|p| *p != self.revision)
-                            })
+                        let n = (0..self.clusters.len())
+                            .filter(|&c| self.rollback_order(c).is_some())
                             .count();
                         Event::RollbackStarted { clusters: n as u64 }
                     }
@@ -1975,7 +1970,8 @@ fn policy_name(policy: FailurePolicy) -> &'static str {
     }
 }
 
-fn gate_kind(gate: &Gate) -> &'static str {
+/// A gate's kind as events and `status` name it.
+pub fn gate_kind(gate: &Gate) -> &'static str {
     match gate {
         Gate::Webhook { .. } => "webhook",
         Gate::Metric { .. } => "metric",

@@ -228,8 +228,13 @@ impl<'s, B: Backend, S: RunStore> Driver<'s, B, S> {
             .into_iter()
             .flatten()
             .min();
-            let idle = self.probes.is_empty() && self.run.syncs_in_flight().is_empty();
-            if self.run.waits_for_operator() && idle && !self.wait_for_operator {
+            // Whether anything is still in flight is a scan of the fleet: only asked when
+            // the run waits for an operator.
+            if !self.wait_for_operator
+                && self.run.waits_for_operator()
+                && self.probes.is_empty()
+                && self.run.syncs_in_flight().is_empty()
+            {
                 return Ok(Outcome::Waiting {
                     reason: self.waiting_reason(),
                 });
@@ -423,23 +428,13 @@ impl<'s, B: Backend, S: RunStore> Driver<'s, B, S> {
                     message: "handled".into(),
                 }
             } else {
-                let result = self.run.request(
+                Answer::from(self.run.request(
                     &request.id,
                     request.intent.command(),
                     &request.intent.intent(),
                     &request.by,
                     now,
-                );
-                match result {
-                    Ok(message) => Answer {
-                        accepted: true,
-                        message,
-                    },
-                    Err(refusal) => Answer {
-                        accepted: false,
-                        message: refusal.message,
-                    },
-                }
+                ))
             };
             answers.push((request.id, answer));
         }

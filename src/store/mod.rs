@@ -186,6 +186,22 @@ pub struct RunMeta {
     pub kube: Option<KubeAccess>,
 }
 
+impl RunMeta {
+    /// A run that follows this one (a queued revision, an undo): the same rollout, fleet and
+    /// clock speed, pinned to `revision`, starting at run time `now`.
+    pub fn follower(self, id: String, now: Timestamp, revision: String) -> RunMeta {
+        RunMeta {
+            id,
+            created: Timestamp::now(),
+            origin: now,
+            wall_origin: Timestamp::now(),
+            revision: Some(revision),
+            follows: Some(self.id.clone()),
+            ..self
+        }
+    }
+}
+
 /// How a run reached the Kubernetes API (what `--kubeconfig`, `--context` and
 /// `--namespace` said), so that another command can reach it the same way.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -280,6 +296,22 @@ pub struct Answer {
     pub accepted: bool,
     /// What happened, or why not.
     pub message: String,
+}
+
+impl From<Result<String, crate::runtime::core::Refusal>> for Answer {
+    /// What an executor (or a command acting alone) did with a request.
+    fn from(result: Result<String, crate::runtime::core::Refusal>) -> Answer {
+        match result {
+            Ok(message) => Answer {
+                accepted: true,
+                message,
+            },
+            Err(refusal) => Answer {
+                accepted: false,
+                message: refusal.message,
+            },
+        }
+    }
 }
 
 /// Who this process is, for locks and journal records: `user@host (pid N)`.
